@@ -1,0 +1,1 @@
+"""Datasets in the field's formats, the synthetic generator and the DataModule."""

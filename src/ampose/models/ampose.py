@@ -1,0 +1,101 @@
+"""The AMPose lifting network: alternating transformer encoders and GCN blocks."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ampose.data.skeleton import group_adjacency
+from ampose.models.attention import EncoderLayer
+from ampose.models.blocks import BLOCKS
+
+BlockFactory = Callable[..., nn.Module]
+
+
+def _resolve_block(block: str | BlockFactory | None) -> BlockFactory | None:
+    if block is None or callable(block):
+        return block
+    if block not in BLOCKS:
+        raise ValueError(f"unknown GCN block variant {block!r}; choose one of {sorted(BLOCKS)} or None")
+    return BLOCKS[block]
+
+
+class AMPose(nn.Module):
+    """2D joints (B, J, 2) -> root-relative 3D joints (B, J, 3).
+
+    Per-joint linear embedding + learned positional embedding, then ``depth`` times
+    (pre-LN transformer encoder, GCN block), then LayerNorm + Linear to 3D.
+
+    The paper's comparisons come from the same class: ``block=None`` is the pure transformer,
+    ``attention=False`` the pure GCN stack.
+
+    Args:
+        num_joints: 17 (Human3.6M) or 16 (without Neck/Nose).
+        dim: embedding width C (paper: 512).
+        depth: number of (encoder, GCN block) pairs N (paper: 5).
+        num_heads: attention heads (paper: 8).
+        mlp_ratio: hidden width of the encoder MLP as a multiple of C. 2.0 gives the
+            18.4 M parameters of the paper-sized network.
+        dropout: dropout in attention, MLPs and blocks.
+        block: GCN block variant: a name in ``ampose.models.blocks.BLOCKS``, a factory
+            ``f(dim=, adjacency=, dropout=)``, or None for no GCN blocks.
+        attention: include the transformer encoders.
+        in_dim: input channels per joint (2 for x, y).
+    """
+
+    def __init__(
+        self,
+        num_joints: int = 17,
+        dim: int = 512,
+        depth: int = 5,
+        num_heads: int = 8,
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.0,
+        block: str | BlockFactory | None = "ours",
+        attention: bool = True,
+        in_dim: int = 2,
+    ) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        if dim < 1:
+            raise ValueError(f"width (dim) must be positive, got {dim}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        factory = _resolve_block(block)
+        if factory is None and not attention:
+            raise ValueError("a network with neither attention nor GCN blocks has no layers")
+        adjacency = group_adjacency(num_joints)  # validates num_joints
+        self.num_joints, self.in_dim = num_joints, in_dim
+
+        self.embed = nn.Linear(in_dim, dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_joints, dim))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.drop = nn.Dropout(dropout)
+        self.layers = nn.ModuleList()
+        for _ in range(depth):
+            layer = nn.Sequential()
+            if attention:
+                layer.append(EncoderLayer(dim, num_heads, mlp_ratio, dropout))
+            if factory is not None:
+                layer.append(factory(dim=dim, adjacency=adjacency, dropout=dropout))
+            self.layers.append(layer)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[1] != self.num_joints or x.shape[2] != self.in_dim:
+            raise ValueError(
+                f"expected input (B, {self.num_joints}, {self.in_dim}), got {tuple(x.shape)}"
+            )
+        h = self.drop(self.embed(x) + self.pos_embed)  # (B, J, C)
+        for layer in self.layers:
+            h = layer(h)
+        return self.head(self.norm(h))  # (B, J, 3)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
