@@ -1,0 +1,179 @@
+"""Thin torchmetrics classes over :mod:`ampose.metrics.functional`.
+
+Every state is a tensor with ``dist_reduce_fx="sum"``: sums of errors and counts, so the
+result under DDP (states summed over processes) equals the result on one process.
+Inputs are in metres (model output, targets) and ``scale=1000`` reports millimetres.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import Metric
+
+from ampose.data.actions import ACTIONS
+from ampose.metrics import functional as F
+
+SCENES: tuple[str, ...] = ("GS", "noGS", "outdoor")  # MPI-INF-3DHP scene indices 0, 1, 2
+
+
+class MPJPE(Metric):
+    """Frame-wise mean per-joint position error (Protocol 1; Protocol 2 with ``procrustes``).
+
+    Args:
+        procrustes: align each predicted frame to its truth by a similarity transform first.
+        scale: multiplies the inputs (1000: metres in, millimetres out).
+    """
+
+    full_state_update = False
+    higher_is_better = False
+    is_differentiable = False
+
+    def __init__(self, procrustes: bool = False, scale: float = 1000.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.procrustes, self.scale = procrustes, scale
+        self.add_state("error_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def _frame_errors(self, pred: Tensor, target: Tensor) -> Tensor:
+        fn = F.p_mpjpe if self.procrustes else F.mpjpe
+        return fn(pred * self.scale, target * self.scale, reduction="none")  # (B,)
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        """Add a batch of poses ``(B, J, 3)``."""
+        err = self._frame_errors(pred, target)
+        self.error_sum += err.sum(dtype=torch.float64)
+        self.count += err.numel()
+
+    def compute(self) -> Tensor:
+        """Mean over all frames (NaN before any update)."""
+        return self.error_sum / self.count
+
+
+class PMPJPE(MPJPE):
+    """Frame-wise P-MPJPE (Protocol 2): MPJPE after per-frame similarity Procrustes."""
+
+    def __init__(self, scale: float = 1000.0, **kwargs) -> None:
+        super().__init__(procrustes=True, scale=scale, **kwargs)
+
+
+class ActionMPJPE(MPJPE):
+    """Action-wise MPJPE: frame-weighted mean within each action, then the unweighted mean
+    over the actions that have frames (the way Human3.6M results are reported).
+
+    Frames whose action index is outside ``[0, num_actions)`` (e.g. -1, unknown) are ignored.
+    """
+
+    def __init__(self, procrustes: bool = False, scale: float = 1000.0,
+                 num_actions: int = len(ACTIONS), **kwargs) -> None:
+        Metric.__init__(self, **kwargs)
+        self.procrustes, self.scale, self.num_actions = procrustes, scale, num_actions
+        self.add_state("error_sum", torch.zeros(num_actions, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros(num_actions, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, pred: Tensor, target: Tensor, action: Tensor) -> None:  # type: ignore[override]
+        """Add poses ``(B, J, 3)`` with their action indices ``(B,)``."""
+        err = self._frame_errors(pred, target).double()
+        action = action.to(err.device).long()
+        valid = (action >= 0) & (action < self.num_actions)
+        index = action.clamp(0, self.num_actions - 1)
+        self.error_sum.index_add_(0, index, torch.where(valid, err, torch.zeros_like(err)))
+        self.count.index_add_(0, index, valid.double())
+
+    def _per_action(self) -> Tensor:
+        return torch.where(self.count > 0, self.error_sum / self.count.clamp_min(1), torch.nan)
+
+    def per_action(self) -> Tensor:
+        """``(num_actions,)`` mean error per action; NaN where an action has no frames."""
+        with self.sync_context(should_sync=self._to_sync, should_unsync=self._should_unsync):
+            return self._per_action()
+
+    def compute(self) -> Tensor:
+        """Unweighted mean over the actions that have frames (NaN if none has)."""
+        return torch.nanmean(self._per_action())
+
+
+class ScenePCK(Metric):
+    """MPI-INF-3DHP PCK (error <= 150 mm) and AUC (thresholds 0..150 step 5) on the official
+    14 joints, per scene (GS, noGS, outdoor) and overall.
+
+    ``compute()`` returns a dict: ``pck``, ``auc`` (overall, all frames) and ``pck_<scene>``,
+    ``auc_<scene>`` for each scene; NaN where there are no frames. Percentages.
+    """
+
+    full_state_update = False
+    higher_is_better = True
+    is_differentiable = False
+
+    def __init__(self, num_joints: int = 17, scale: float = 1000.0,
+                 threshold: float = F.PCK_THRESHOLD_MM,
+                 thresholds: tuple[float, ...] = F.AUC_THRESHOLDS_MM, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scale, self.threshold, self.thresholds = scale, threshold, tuple(thresholds)
+        self.joints = F.pck_joints(num_joints)
+        slots = len(SCENES) + 1  # the last slot collects frames without a known scene
+        for name in ("pck_sum", "auc_sum", "count"):
+            self.add_state(name, torch.zeros(slots, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, pred: Tensor, target: Tensor, scene: Tensor) -> None:
+        """Add poses ``(B, J, 3)`` with their scene indices ``(B,)`` (-1: unknown)."""
+        err = F.joint_errors(pred * self.scale, target * self.scale)[:, self.joints]  # (B, K)
+        pck = F.pck_curve(err, (self.threshold,))[:, 0].double()  # (B,)
+        auc = F.pck_curve(err, self.thresholds).mean(dim=-1).double()  # (B,)
+        scene = scene.to(err.device).long()
+        unknown = len(SCENES)
+        index = torch.where((scene >= 0) & (scene < unknown), scene, torch.full_like(scene, unknown))
+        self.pck_sum.index_add_(0, index, pck)
+        self.auc_sum.index_add_(0, index, auc)
+        self.count.index_add_(0, index, torch.ones_like(pck))
+
+    def compute(self) -> dict[str, Tensor]:
+        """PCK and AUC in percent, overall and per scene."""
+        def ratio(num: Tensor, den: Tensor) -> Tensor:
+            return torch.where(den > 0, 100.0 * num / den.clamp_min(1), torch.nan)
+
+        out = {"pck": ratio(self.pck_sum.sum(), self.count.sum()),
+               "auc": ratio(self.auc_sum.sum(), self.count.sum())}
+        for i, name in enumerate(SCENES):
+            out[f"pck_{name}"] = ratio(self.pck_sum[i], self.count[i])
+            out[f"auc_{name}"] = ratio(self.auc_sum[i], self.count[i])
+        return out
+
+    def has_scenes(self) -> bool:
+        """Whether any frame with a known 3DHP scene was seen (one host sync)."""
+        with self.sync_context(should_sync=self._to_sync, should_unsync=self._should_unsync):
+            return bool((self.count[: len(SCENES)] > 0).any())
+
+
+class PoseMetrics(nn.Module):
+    """The metrics of one stage (one instance for val, one for test).
+
+    Procrustes alignment is computed once per batch and shared by the frame-wise and the
+    action-wise P-MPJPE. Members: ``mpjpe``, ``p_mpjpe`` (frame-wise), ``mpjpe_action``,
+    ``p_mpjpe_action`` (action-wise), ``pck`` (3DHP, by scene).
+    """
+
+    def __init__(self, num_joints: int = 17, procrustes: bool = True, scale: float = 1000.0) -> None:
+        super().__init__()
+        self.procrustes = procrustes
+        self.mpjpe = MPJPE(scale=scale)
+        self.mpjpe_action = ActionMPJPE(scale=scale)
+        self.p_mpjpe = MPJPE(scale=scale)  # fed with Procrustes-aligned predictions
+        self.p_mpjpe_action = ActionMPJPE(scale=scale)
+        self.pck = ScenePCK(num_joints=num_joints, scale=scale)
+
+    def update(self, pred: Tensor, target: Tensor, action: Tensor, scene: Tensor) -> None:
+        """Add a batch: poses ``(B, J, 3)`` in metres, action and scene indices ``(B,)``."""
+        pred, target = pred.detach().float(), target.float()
+        self.mpjpe.update(pred, target)
+        self.mpjpe_action.update(pred, target, action)
+        self.pck.update(pred, target, scene)
+        if self.procrustes:
+            aligned = F.procrustes_align(pred, target)
+            self.p_mpjpe.update(aligned, target)
+            self.p_mpjpe_action.update(aligned, target, action)
+
+    def reset(self) -> None:
+        """Reset every member."""
+        for m in self.children():
+            m.reset()  # type: ignore[operator]

@@ -1,0 +1,156 @@
+"""The protocols against hand-computed values, by property, and under a simulated DDP merge."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ampose.data.actions import ACTIONS
+from ampose.metrics import (
+    MPJPE, PMPJPE, ActionMPJPE, PoseMetrics, ScenePCK, auc, joint_errors, mpjpe, p_mpjpe, pck, pck_joints,
+    procrustes_align,
+)
+
+
+def test_mpjpe_hand_computed():
+    target = torch.zeros(2, 3, 3)
+    pred = target.clone()
+    pred[0, 0] = torch.tensor([3.0, 4.0, 0.0])  # error 5 on one joint of frame 0
+    pred[1, :, 2] = 1.0  # error 1 on every joint of frame 1
+    assert torch.allclose(joint_errors(pred, target)[0], torch.tensor([5.0, 0.0, 0.0]))
+    assert torch.allclose(mpjpe(pred, target, reduction="none"), torch.tensor([5 / 3, 1.0]))
+    assert mpjpe(pred, target).item() == pytest.approx((5 / 3 + 1) / 2)
+
+
+def test_p_mpjpe_hand_computed():
+    # A pure scale error is removed by the alignment; a reflection is not.
+    target = torch.randn(1, 17, 3, dtype=torch.float64)
+    assert p_mpjpe(2.5 * target, target).item() == pytest.approx(0.0, abs=1e-9)
+    mirror = target * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
+    assert p_mpjpe(mirror, target).item() > 1e-3
+    # Two points: alignment is exact for any non-degenerate pair.
+    two = torch.tensor([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]], dtype=torch.float64)
+    assert p_mpjpe(torch.tensor([[[5.0, 5.0, 5.0], [5.0, 7.0, 5.0]]], dtype=torch.float64), two).item() \
+        == pytest.approx(0.0, abs=1e-9)
+
+
+def _rotation(q: torch.Tensor) -> torch.Tensor:
+    w, x, y, z = (q / q.norm()).tolist()
+    return torch.tensor([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ], dtype=torch.float64)
+
+
+floats = st.floats(-1.0, 1.0, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(q=st.tuples(floats, floats, floats, floats).filter(lambda q: sum(v * v for v in q) > 1e-2),
+       scale=st.floats(0.05, 20.0), shift=st.tuples(floats, floats, floats),
+       seed=st.integers(0, 2**16), joints=st.sampled_from([16, 17]))
+def test_p_mpjpe_of_similarity_transform_is_zero(q, scale, shift, seed, joints):
+    g = torch.Generator().manual_seed(seed)
+    target = torch.randn(3, joints, 3, generator=g, dtype=torch.float64) * 0.3
+    rot = _rotation(torch.tensor(q, dtype=torch.float64))
+    pred = scale * target @ rot.T + 10 * torch.tensor(shift, dtype=torch.float64)
+    assert p_mpjpe(pred, target).item() < 1e-6
+    assert torch.allclose(procrustes_align(pred, target), target, atol=1e-6)
+
+
+def test_p_mpjpe_never_exceeds_mpjpe():
+    torch.manual_seed(0)
+    target = torch.randn(64, 17, 3)
+    pred = target + 0.3 * torch.randn(64, 17, 3)
+    assert (p_mpjpe(pred, target, reduction="none") <= mpjpe(pred, target, reduction="none") + 1e-5).all()
+
+
+def test_pck_joints_are_the_official_fourteen():
+    assert len(pck_joints(17)) == len(pck_joints(16)) == 14
+    assert {0, 7, 9}.isdisjoint(pck_joints(17)) and {0, 7}.isdisjoint(pck_joints(16))
+
+
+@pytest.mark.parametrize("offset, want_pck, want_auc", [(100.0, 100.0, 100 * 11 / 31), (200.0, 0.0, 0.0)])
+def test_pck_auc_hand_cases(offset, want_pck, want_auc):
+    target = torch.randint(-300, 300, (4, 17, 3)).double()  # integers: the offset stays exact
+    pred = target.clone()
+    pred[..., 0] += offset  # every joint off by exactly `offset` mm
+    assert pck(pred, target).item() == pytest.approx(want_pck)
+    assert auc(pred, target).item() == pytest.approx(want_auc)
+    metric = ScenePCK(num_joints=17, scale=1.0)
+    metric.update(pred, target, torch.tensor([0, 0, 2, 2]))
+    out = metric.compute()
+    assert out["pck"].item() == pytest.approx(want_pck) and out["auc"].item() == pytest.approx(want_auc)
+    assert out["pck_GS"].item() == pytest.approx(want_pck) and math.isnan(out["pck_noGS"].item())
+
+
+def test_action_wise_differs_from_frame_wise_and_sitting_is_not_sitting_down():
+    sitting, sitting_down = ACTIONS.index("Sitting"), ACTIONS.index("SittingDown")
+    target = torch.zeros(4, 17, 3)
+    pred = target.clone()
+    pred[:3, :, 0] = 0.010  # 3 "Sitting" frames, 10 mm
+    pred[3:, :, 0] = 0.040  # 1 "SittingDown" frame, 40 mm
+    action = torch.tensor([sitting, sitting, sitting, sitting_down])
+    frame, act = MPJPE(), ActionMPJPE()
+    frame.update(pred, target)
+    act.update(pred, target, action)
+    assert frame.compute().item() == pytest.approx((3 * 10 + 40) / 4, rel=1e-5)  # 17.5
+    assert act.compute().item() == pytest.approx((10 + 40) / 2, rel=1e-5)  # 25
+    per = act.per_action()
+    assert per[sitting].item() == pytest.approx(10, rel=1e-5)
+    assert per[sitting_down].item() == pytest.approx(40, rel=1e-5)
+    assert int(torch.isnan(per).sum()) == len(ACTIONS) - 2
+
+
+def test_unknown_actions_are_ignored_action_wise():
+    act = ActionMPJPE()
+    act.update(torch.ones(2, 17, 3), torch.zeros(2, 17, 3), torch.tensor([-1, -1]))
+    assert math.isnan(act.compute().item())
+
+
+def test_states_merge_like_ddp():
+    """Two instances updated on halves, then merged (what DDP's sum-reduction does) = one on all."""
+    torch.manual_seed(0)
+    n = 40
+    pred, target = torch.randn(n, 17, 3) * 0.2, torch.randn(n, 17, 3) * 0.2
+    action, scene = torch.randint(-1, 15, (n,)), torch.randint(-1, 3, (n,))
+
+    def make():
+        return [MPJPE(), PMPJPE(), ActionMPJPE(), ActionMPJPE(procrustes=True), ScenePCK(scale=100.0)]
+
+    def feed(ms, sl):
+        ms[0].update(pred[sl], target[sl])
+        ms[1].update(pred[sl], target[sl])
+        ms[2].update(pred[sl], target[sl], action[sl])
+        ms[3].update(pred[sl], target[sl], action[sl])
+        ms[4].update(pred[sl], target[sl], scene[sl])
+
+    whole, a, b = make(), make(), make()
+    feed(whole, slice(None))
+    feed(a, slice(0, 17))
+    feed(b, slice(17, None))
+    for mw, ma, mb in zip(whole, a, b):
+        for name in ma._defaults:
+            assert ma._reductions[name].__name__.endswith("sum") or "sum" in str(ma._reductions[name])
+        ma.merge_state(mb)
+        want, got = mw.compute(), ma.compute()
+        if isinstance(want, dict):
+            for k in want:
+                assert torch.allclose(got[k], want[k], equal_nan=True), k
+        else:
+            assert torch.allclose(got, want, equal_nan=True)
+
+
+def test_pose_metrics_container():
+    torch.manual_seed(1)
+    pred, target = torch.randn(8, 16, 3), torch.randn(8, 16, 3)
+    m = PoseMetrics(num_joints=16)
+    m.update(pred, target, torch.arange(8), torch.full((8,), -1))
+    assert m.mpjpe.compute().item() == pytest.approx(1000 * mpjpe(pred, target).item(), rel=1e-5)
+    assert m.p_mpjpe.compute().item() == pytest.approx(1000 * p_mpjpe(pred, target).item(), rel=1e-4)
+    assert not m.pck.has_scenes()
+    m.reset()
+    assert math.isnan(m.mpjpe.compute().item())
