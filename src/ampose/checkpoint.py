@@ -1,0 +1,82 @@
+"""Load a trained ampose checkpoint with one call, without the training config.
+
+```python
+from ampose.checkpoint import load_model
+net = load_model("outputs/.../checkpoints/best.ckpt")   # nn.Module in eval mode, on CPU
+pose3d = net(pose2d)                                     # (B, J, 2) -> (B, J, 3), metres
+```
+
+What is trusted: the file is read with ``torch.load(weights_only=True)`` (tensors and plain
+containers only, no code), and the network is rebuilt from the stored config dict only when its
+``_target_`` lies under ``ampose.`` or ``torch.``. ``weights_only=False`` lifts the first
+restriction for files you trust (e.g. a checkpoint carrying custom objects).
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ampose.lit_module import LiftingModule, instantiate
+
+TRUSTED_TARGETS: tuple[str, ...] = ("ampose.", "torch.")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used: corrupt, foreign, or for a different model."""
+
+
+def read_checkpoint(path: str | Path, map_location: Any = "cpu", weights_only: bool = True) -> dict[str, Any]:
+    """The raw checkpoint dict, with one-line errors for missing, corrupt and foreign files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
+    except pickle.UnpicklingError as e:
+        if "weights only" in str(e).lower() or "weights_only" in str(e):
+            first = str(e).strip().splitlines()[0]
+            raise CheckpointError(
+                f"{path} holds objects that weights_only loading refuses ({first}); "
+                "pass weights_only=False only if you trust the file") from e
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt?): {e}") from e
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt): "
+                              f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from e
+    if not isinstance(ckpt, dict) or "ampose" not in ckpt or "state_dict" not in ckpt:
+        keys = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{path} is not an ampose checkpoint (no 'ampose' entry; found {keys})")
+    return ckpt
+
+
+def load_lit_module(path: str | Path, map_location: Any = "cpu", weights_only: bool = True) -> LiftingModule:
+    """Rebuild the ``LiftingModule`` of a checkpoint (network, options, weights), in eval mode."""
+    ckpt = read_checkpoint(path, map_location, weights_only)
+    hp = dict(ckpt.get("hyper_parameters") or {})
+    net_cfg = hp.pop("net", None)
+    if not net_cfg:
+        raise CheckpointError(f"{path} was saved with a network passed as a module, not a config; "
+                              "rebuild it with LiftingModule.load_from_checkpoint(path, net=...)")
+    try:
+        net = instantiate(net_cfg, allowed=TRUSTED_TARGETS)
+    except (ValueError, ImportError, TypeError) as e:
+        raise CheckpointError(f"{path}: cannot rebuild the network from its stored config: {e}") from e
+    hp["compile"] = False  # inference copy: compile is the caller's choice
+    lit = LiftingModule(net=net, **{k: v for k, v in hp.items() if k != "block"})
+    lit.hparams["net"] = net_cfg  # keep the config so that this module can be saved again
+    try:
+        lit.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not match the stored model configuration: "
+                              f"{str(e).splitlines()[0]}") from e
+    return lit.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
+
+
+def load_model(path: str | Path, map_location: Any = "cpu", weights_only: bool = True) -> nn.Module:
+    """The trained network of a checkpoint as a plain ``nn.Module`` in eval mode."""
+    return load_lit_module(path, map_location, weights_only).net.eval()

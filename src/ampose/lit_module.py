@@ -1,0 +1,300 @@
+"""LiftingModule: the training system around any lifting network (loss, metrics, optimizer, schedule).
+
+The network stays a plain ``nn.Module``; it is either passed in, or built from a config dict
+(``{"_target_": "ampose.models.AMPose", ...}``). Only the config dict is stored in the
+hyper-parameters, so a checkpoint alone rebuilds the network (see ``ampose.checkpoint``).
+Nothing here needs Hydra: configs are plain dicts, built by :func:`instantiate`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MinMetric
+
+from ampose.data.actions import ACTIONS
+from ampose.data.skeleton import skeleton_for
+from ampose.metrics import SCENES, PoseMetrics
+
+Config = Mapping[str, Any]
+
+DEFAULT_OPTIMIZER: dict[str, Any] = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 2.5e-5}
+DEFAULT_SCHEDULER: dict[str, Any] = {
+    "_target_": "torch.optim.lr_scheduler.ExponentialLR", "_partial_": True, "gamma": 0.98,
+}
+
+
+def to_plain(cfg: Any) -> Any:
+    """An OmegaConf node (or anything) as plain dicts/lists, resolved; other values unchanged."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+    except ImportError:  # the GPU machine may lack omegaconf
+        return cfg
+    if isinstance(cfg, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(cfg, resolve=True)
+    return cfg
+
+
+def _locate(path: str, allowed: tuple[str, ...] | None) -> Callable[..., Any]:
+    if allowed is not None and not path.startswith(allowed):
+        raise ValueError(f"refusing to build {path!r}: only targets under {allowed} are trusted")
+    module, _, name = path.rpartition(".")
+    try:
+        obj: Any = importlib.import_module(module)
+        return getattr(obj, name)
+    except (ImportError, AttributeError, ValueError):
+        pass
+    # nested attribute (e.g. a class attribute): import the longest importable prefix
+    parts = path.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for part in parts[i:]:
+            obj = getattr(obj, part)
+        return obj
+    raise ImportError(f"cannot import {path!r}")
+
+
+def instantiate(cfg: Any, *args: Any, allowed: tuple[str, ...] | None = None, **kwargs: Any) -> Any:
+    """A small, Hydra-compatible ``instantiate`` for plain dicts (``_target_``, ``_partial_``,
+    ``_args_``), recursive. ``allowed`` restricts targets to trusted module prefixes."""
+    cfg = to_plain(cfg)
+    if isinstance(cfg, list):
+        return [instantiate(c, allowed=allowed) for c in cfg]
+    if not isinstance(cfg, Mapping):
+        return cfg
+    if "_target_" not in cfg:
+        return {k: instantiate(v, allowed=allowed) for k, v in cfg.items()}
+    target = _locate(cfg["_target_"], allowed)
+    params = {k: instantiate(v, allowed=allowed) for k, v in cfg.items() if not k.startswith("_")}
+    params.update(kwargs)
+    pos = [*(instantiate(a, allowed=allowed) for a in cfg.get("_args_", [])), *args]
+    if cfg.get("_partial_", False):
+        return functools.partial(target, *pos, **params)
+    return target(*pos, **params)
+
+
+class LiftingModule(pl.LightningModule):
+    """2D -> 3D lifting: MSE on 3D joints (metres), Protocol 1/2 metrics in mm, Adam + decay.
+
+    Args:
+        net: the network, as an ``nn.Module`` or a config dict with ``_target_`` (stored in the
+            checkpoint so that ``ampose.checkpoint.load_model`` rebuilds it alone).
+        optimizer: a ``_partial_: true`` optimizer config (or a callable ``params -> Optimizer``).
+            Default: Adam, lr 2.5e-5 (the paper).
+        scheduler: a ``_partial_: true`` scheduler config (or callable ``optimizer -> scheduler``),
+            stepped per epoch; None for a constant rate. Default: ExponentialLR, gamma 0.98.
+        block: optional block-factory config put into the net config's ``block`` argument (the
+            Hydra group ``model/block`` selects it).
+        warmup_steps: linear learning-rate warm-up over this many optimizer steps (0: none).
+        flip_test: test-time flip augmentation in validation and test.
+        compile: ``torch.compile`` the network when training on CUDA (ignored elsewhere).
+        fused: fused optimizer kernel: None = when on CUDA and the optimizer supports it.
+        procrustes: compute P-MPJPE during validation (it is always computed in test).
+        root_relative: subtract the predicted root joint before the metrics.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module | Config,
+        optimizer: Config | Callable[..., torch.optim.Optimizer] | None = DEFAULT_OPTIMIZER,
+        scheduler: Config | Callable[..., Any] | None = DEFAULT_SCHEDULER,
+        block: Config | None = None,
+        warmup_steps: int = 0,
+        flip_test: bool = False,
+        compile: bool = False,  # noqa: A002 (the config key users expect)
+        fused: bool | None = None,
+        procrustes: bool = True,
+        root_relative: bool = True,
+    ) -> None:
+        super().__init__()
+        optimizer = dict(DEFAULT_OPTIMIZER) if optimizer is None else to_plain(optimizer)
+        scheduler = to_plain(scheduler)
+        if isinstance(scheduler, Mapping):
+            scheduler = dict(scheduler)
+        if isinstance(optimizer, Mapping):
+            optimizer = dict(optimizer)
+        if isinstance(net, nn.Module):
+            if block is not None:
+                raise ValueError("`block` applies to a net built from a config, not to a given module")
+            net_cfg = None
+            self.net = net
+        else:
+            net_cfg = dict(to_plain(net))
+            if block is not None:
+                net_cfg["block"] = to_plain(block)
+            self.net = instantiate(net_cfg)
+        self.save_hyperparameters({
+            "net": net_cfg,
+            "optimizer": optimizer if isinstance(optimizer, Mapping) else None,
+            "scheduler": scheduler if isinstance(scheduler, Mapping) or scheduler is None else None,
+            "warmup_steps": warmup_steps, "flip_test": flip_test, "compile": compile, "fused": fused,
+            "procrustes": procrustes, "root_relative": root_relative,
+        })
+        self._optimizer, self._scheduler = optimizer, scheduler
+
+        self.num_joints = int(getattr(self.net, "num_joints"))
+        perm = skeleton_for(self.num_joints).flip_permutation if self.num_joints in (16, 17) else None
+        self.register_buffer("flip_perm", torch.tensor(perm or [], dtype=torch.long), persistent=False)
+        self.val_metrics = PoseMetrics(self.num_joints, procrustes=procrustes)
+        self.test_metrics = PoseMetrics(self.num_joints, procrustes=True)
+        self.val_mpjpe_best = MinMetric()
+        self.test_results: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, pose2d: Tensor) -> Tensor:
+        """Raw network output ``(B, J, 2) -> (B, J, 3)``."""
+        return self.net(pose2d)
+
+    def predict_3d(self, pose2d: Tensor, flip: bool | None = None) -> Tensor:
+        """Evaluation prediction: optional flip augmentation, then root-relative. ``(B, J, 3)``."""
+        flip = self.hparams.flip_test if flip is None else flip
+        pred = self.net(pose2d)
+        if flip:
+            if self.flip_perm.numel() == 0:
+                raise ValueError(f"flip augmentation needs a known skeleton; {self.num_joints} joints")
+            mirrored = pose2d[:, self.flip_perm] * pose2d.new_tensor([-1.0, 1.0])
+            back = self.net(mirrored)[:, self.flip_perm] * pred.new_tensor([-1.0, 1.0, 1.0])
+            pred = 0.5 * (pred + back)
+        if self.hparams.root_relative:
+            pred = pred - pred[:, :1]
+        return pred
+
+    def setup(self, stage: str) -> None:
+        """Compile the network for CUDA training if asked (silently skipped elsewhere)."""
+        if self.hparams.compile and stage == "fit" and self._on_cuda():
+            self.net.compile()  # in place: the state-dict keys stay those of the plain net
+
+    def _on_cuda(self) -> bool:
+        trainer = self._trainer
+        device = trainer.strategy.root_device if trainer is not None else self.device
+        return device.type == "cuda"
+
+    # ----------------------------------------------------------------- training
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """MSE between predicted and true 3D joints (metres). No host sync here."""
+        pred = self.net(batch["pose2d"])
+        loss = F.mse_loss(pred, batch["pose3d"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=batch["pose2d"].shape[0])
+        return loss
+
+    def on_train_start(self) -> None:
+        """Forget the sanity-check validation before the first real one."""
+        self.val_mpjpe_best.reset()
+
+    # --------------------------------------------------------------- evaluation
+    def _eval_step(self, stage: str, batch: dict[str, Tensor]) -> None:
+        metrics: PoseMetrics = getattr(self, f"{stage}_metrics")
+        target = batch["pose3d"]
+        pred = self.predict_3d(batch["pose2d"])
+        n = target.shape[0]
+        metrics.update(pred, target, batch["action"], batch["scene"])
+        self.log(f"{stage}/loss", F.mse_loss(pred, target), batch_size=n)
+        self.log(f"{stage}/mpjpe", metrics.mpjpe, prog_bar=True, batch_size=n)
+        self.log(f"{stage}/mpjpe_action", metrics.mpjpe_action, batch_size=n)
+        if metrics.procrustes:
+            self.log(f"{stage}/p_mpjpe", metrics.p_mpjpe, prog_bar=stage == "test", batch_size=n)
+            self.log(f"{stage}/p_mpjpe_action", metrics.p_mpjpe_action, batch_size=n)
+
+    def _log_3dhp(self, stage: str, metrics: PoseMetrics) -> dict[str, float]:
+        """Log PCK/AUC (overall and by scene) when the data had 3DHP scenes; one sync per epoch."""
+        if not metrics.pck.has_scenes():
+            metrics.pck.reset()
+            return {}
+        out = {k: float(v) for k, v in metrics.pck.compute().items()}
+        for k, v in out.items():
+            if v == v:  # not NaN: absent scenes are not logged
+                self.log(f"{stage}/{k}", v)
+        metrics.pck.reset()
+        return out
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_metrics.reset()
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        """Track the best frame-wise MPJPE so far (``val/mpjpe_best``) and 3DHP PCK/AUC."""
+        self.val_mpjpe_best(self.val_metrics.mpjpe.compute())
+        self.log("val/mpjpe_best", self.val_mpjpe_best.compute(), prog_bar=True)
+        self._log_3dhp("val", self.val_metrics)
+
+    def on_test_epoch_start(self) -> None:
+        self.test_metrics.reset()
+        self.test_results = {}
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._eval_step("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        """Keep the full results (per action, per scene) in ``self.test_results`` for the tables."""
+        m = self.test_metrics
+        res: dict[str, Any] = {
+            "mpjpe": float(m.mpjpe.compute()), "p_mpjpe": float(m.p_mpjpe.compute()),
+            "mpjpe_action": float(m.mpjpe_action.compute()),
+            "p_mpjpe_action": float(m.p_mpjpe_action.compute()),
+            "per_action": {
+                "mpjpe": dict(zip(ACTIONS, m.mpjpe_action.per_action().tolist())),
+                "p_mpjpe": dict(zip(ACTIONS, m.p_mpjpe_action.per_action().tolist())),
+            },
+        }
+        res["pck"] = self._log_3dhp("test", m)
+        res["scenes"] = list(SCENES)
+        self.test_results = res
+
+    # ---------------------------------------------------------------- optimizers
+    def configure_optimizers(self) -> Any:
+        """Optimizer (fused on CUDA when supported) and a per-epoch scheduler."""
+        extra: dict[str, Any] = {}
+        opt_factory = self._optimizer
+        if isinstance(opt_factory, Mapping):
+            opt_factory = instantiate(opt_factory)
+        fused = self.hparams.fused
+        if fused is None:
+            fused = self._on_cuda()
+        target = opt_factory.func if isinstance(opt_factory, functools.partial) else opt_factory
+        if fused and "fused" in inspect.signature(target).parameters:
+            extra["fused"] = True
+        optimizer = opt_factory(params=self.parameters(), **extra)
+        if self._scheduler is None:
+            return optimizer
+        sched_factory = self._scheduler
+        if isinstance(sched_factory, Mapping):
+            sched_factory = instantiate(sched_factory)
+        scheduler = sched_factory(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any,
+                       optimizer_closure: Callable[[], Any] | None = None) -> None:
+        """Linear warm-up over ``warmup_steps`` steps, applied around the step so that the
+        scheduler's own learning rate stays untouched."""
+        warmup = self.hparams.warmup_steps
+        if warmup and self.global_step < warmup:
+            factor = (self.global_step + 1) / warmup
+            saved = [g["lr"] for g in optimizer.param_groups]
+            for g in optimizer.param_groups:
+                g["lr"] = g["lr"] * factor
+            optimizer.step(closure=optimizer_closure)
+            for g, lr in zip(optimizer.param_groups, saved):
+                g["lr"] = lr
+        else:
+            optimizer.step(closure=optimizer_closure)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Mark the checkpoint as ampose's (``ampose.checkpoint`` checks this)."""
+        from ampose import __version__
+
+        checkpoint["ampose"] = {"version": __version__, "num_joints": self.num_joints,
+                                "net_class": type(self.net).__name__}

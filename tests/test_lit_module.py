@@ -1,0 +1,104 @@
+"""LiftingModule: training runs, metrics are logged under stage/name, flip TTA, checkpoints reload."""
+
+import math
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from ampose.checkpoint import CheckpointError, load_lit_module, load_model
+from ampose.lit_module import LiftingModule, instantiate
+from ampose.models import AMPose
+
+NET = {"_target_": "ampose.models.AMPose", "num_joints": 17, "dim": 16, "depth": 1, "num_heads": 2}
+
+
+def _trainer(tmp_path, **kw):
+    return pl.Trainer(default_root_dir=tmp_path, accelerator="cpu", devices=1, logger=False,
+                      enable_progress_bar=False, enable_model_summary=False, **kw)
+
+
+def test_instantiate_partial_and_nested():
+    net = instantiate({**NET, "block": {"_target_": "ampose.models.blocks.ConvNeXtBlock", "_partial_": True}})
+    assert isinstance(net, AMPose)
+    with pytest.raises(ValueError, match="trusted"):
+        instantiate({"_target_": "os.system", "_args_": ["true"]}, allowed=("ampose.",))
+
+
+def test_fit_test_logs_stage_metrics_and_checkpoint_reloads(tmp_path, tiny_dm):
+    dm = tiny_dm(num_joints=17)
+    lit = LiftingModule(net=NET, optimizer={"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3},
+                        block={"_target_": "ampose.models.blocks.OursBlock", "_partial_": True},
+                        warmup_steps=2)
+    trainer = _trainer(tmp_path, max_epochs=2, num_sanity_val_steps=1)
+    trainer.fit(lit, datamodule=dm)
+    for name in ("train/loss", "val/mpjpe", "val/p_mpjpe", "val/mpjpe_action", "val/mpjpe_best"):
+        assert name in trainer.callback_metrics, name
+    assert "val/pck" not in trainer.callback_metrics  # no 3DHP scenes in this data
+    (logged,) = trainer.test(lit, datamodule=dm, verbose=False)
+    res = lit.test_results
+    assert logged["test/mpjpe"] == pytest.approx(res["mpjpe"], rel=1e-6)
+    assert set(res["per_action"]["mpjpe"]) >= {"Sitting", "SittingDown"}
+    ckpt = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(ckpt)
+    again = load_lit_module(ckpt)
+    assert not again.training
+    (logged2,) = _trainer(tmp_path).test(again, datamodule=dm, verbose=False)
+    assert logged2["test/mpjpe"] == pytest.approx(logged["test/mpjpe"], rel=1e-6)
+    net = load_model(ckpt)
+    assert isinstance(net, AMPose) and not net.training
+    assert type(net.layers[0][1]).__name__ == "OursBlock"
+
+
+def test_3dhp_scenes_are_logged(tmp_path, tiny_dm):
+    dm = tiny_dm(num_joints=16, scenes=True)
+    lit = LiftingModule(net={**NET, "num_joints": 16})
+    (logged,) = _trainer(tmp_path).test(lit, datamodule=dm, verbose=False)
+    for k in ("test/pck", "test/auc", "test/pck_GS", "test/pck_noGS", "test/pck_outdoor"):
+        assert k in logged and 0.0 <= logged[k] <= 100.0
+
+
+def test_flip_test_averages_with_mirrored_prediction():
+    torch.manual_seed(0)
+    lit = LiftingModule(net=NET, flip_test=True, root_relative=False).eval()
+    x = torch.randn(3, 17, 2)
+    perm = lit.flip_perm
+    with torch.no_grad():
+        plain = lit.net(x)
+        mirrored = lit.net(x[:, perm] * torch.tensor([-1.0, 1.0]))[:, perm] * torch.tensor([-1.0, 1.0, 1.0])
+        assert torch.allclose(lit.predict_3d(x), (plain + mirrored) / 2, atol=1e-6)
+        assert torch.allclose(lit.predict_3d(x, flip=False), plain)
+
+
+def test_module_net_and_hparams():
+    lit = LiftingModule(net=AMPose(num_joints=16, dim=8, depth=1, num_heads=2))
+    assert lit.hparams["net"] is None and lit.hparams["optimizer"]["lr"] == 2.5e-5
+    opt = lit.configure_optimizers()
+    assert isinstance(opt["optimizer"], torch.optim.Adam)
+    assert opt["lr_scheduler"]["scheduler"].gamma == 0.98
+
+
+def test_checkpoint_errors(tmp_path, tiny_dm):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_model(tmp_path / "missing.ckpt")
+    lit = LiftingModule(net=NET)
+    trainer = _trainer(tmp_path, fast_dev_run=True)
+    trainer.fit(lit, datamodule=tiny_dm())
+    good = tmp_path / "good.ckpt"
+    trainer.save_checkpoint(good)
+    data = good.read_bytes()
+    bad = tmp_path / "truncated.ckpt"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_model(bad)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"model": {"w": torch.zeros(2)}}, foreign)
+    with pytest.raises(CheckpointError, match="not an ampose checkpoint"):
+        load_model(foreign)
+    ckpt = torch.load(good, weights_only=True)
+    ckpt["hyper_parameters"]["net"]["dim"] = 32  # a different model configuration
+    other = tmp_path / "other.ckpt"
+    torch.save(ckpt, other)
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(other)
+    assert math.isfinite(float(load_model(good)(torch.zeros(1, 17, 2)).sum()))
