@@ -1,0 +1,271 @@
+"""Human3.6M in the field's preprocessed formats (VideoPose3D layout) -> PoseArrays.
+
+Reads `data_3d_h36m.npz` (32 or 17 joints, world metres) and any 2D npz of the
+`positions_2d` layout (pixels, 4 cameras per sequence), derives ground-truth 2D through the
+packaged cameras when no 2D file is given, and builds camera-frame, root-relative samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ampose.data.actions import canonical_action
+from ampose.data.arrays import (
+    DataError, DataFileNotFoundError, DataFormatError, PoseArrays, check_finite,
+)
+from ampose.data.cameras import CAMERA_IDS, h36m_cameras
+from ampose.data.skeleton import H36M17, H36M16, H36M17_TO_16, H36M32_TO_17
+
+log = logging.getLogger(__name__)
+
+SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
+TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
+TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
+FILE_3D = "data_3d_h36m.npz"
+FILE_2D_GT = "data_2d_h36m_gt.npz"
+FILE_2D_CPN = "data_2d_h36m_cpn_ft_h36m_dbb.npz"
+FILE_2D_SH = "data_2d_h36m_sh.npz"
+KEYPOINT_ALIASES = {"cpn": FILE_2D_CPN, "sh": FILE_2D_SH}
+# S11 "Directions" is corrupt in the original release; the field skips it.
+SKIP = frozenset({("S11", "Directions")})
+
+Positions3D = dict[str, dict[str, np.ndarray]]
+Positions2D = dict[str, dict[str, list[np.ndarray | None]]]
+
+
+def symmetry(num_joints: int) -> list[list[int]]:
+    """`keypoints_symmetry` metadata ([left, right]) for the 17- or 16-joint layout."""
+    s = H36M17 if num_joints == 17 else H36M16
+    return [list(s.left), list(s.right)]
+
+
+def how_to_get_3d(root: Path | str) -> str:
+    return (f"put the field's {FILE_3D} (VideoPose3D preprocessing) in {root}, convert the "
+            f"downloads with `ampose-data import-h36m SRC {root}`, or write synthetic data with "
+            f"`ampose-data synth {root}`")
+
+
+# ---------------------------------------------------------------------------------------- files
+
+def _load_key(path: Path, key: str, how_to: str) -> Any:
+    """Open an npz and return `key` (pickled dicts unwrapped), with one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileNotFoundError(f"{path} not found: {how_to}")
+    try:
+        z = np.load(path, allow_pickle=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise DataFormatError(f"{path} is not a readable npz file ({e})") from e
+    with z:
+        if key not in z.files:
+            raise DataFormatError(f"{path}: expected key {key!r}, found {sorted(z.files)}")
+        val = z[key]
+        extra = {k: z[k] for k in z.files if k != key}
+    if val.dtype == object and val.shape == ():
+        val = val.item()
+    if not isinstance(val, dict):
+        raise DataFormatError(f"{path}: {key!r} must be a dict subject -> action -> arrays, got {type(val).__name__}")
+    return val, extra
+
+
+def atomic_savez(path: Path | str, **arrays: Any) -> None:
+    """np.savez_compressed to a temporary name in the same folder, then rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _check_3d(a: Any, where: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 3 or a.shape[2] != 3 or a.shape[1] not in (32, 17):
+        raise DataFormatError(f"{where}: expected (T, 32, 3) or (T, 17, 3) world positions, got {a.shape}")
+    if len(a) == 0:
+        raise DataFormatError(f"{where}: zero-length sequence")
+    check_finite(a, f"{where} (frame, joint, coord)")
+    return (a[:, list(H36M32_TO_17)] if a.shape[1] == 32 else a).astype(np.float32)
+
+
+def read_3d(path: Path | str) -> Positions3D:
+    """subject -> action -> (T, 17, 3) float32 world metres (32-joint files are reduced)."""
+    path = Path(path)
+    pos, _ = _load_key(path, "positions_3d", how_to_get_3d(path.parent))
+    out: Positions3D = {}
+    for subject, actions in pos.items():
+        out[subject] = {a: _check_3d(x, f"{path.name}[{subject}][{a}]") for a, x in actions.items()}
+    first = next((x for acts in pos.values() for x in acts.values()), None)
+    if first is not None and np.nanmax(np.abs(first)) > 100:
+        raise DataFormatError(f"{path}: values up to {np.nanmax(np.abs(first)):.0f}: expected metres, looks like millimetres")
+    return out
+
+
+def read_2d(path: Path | str, num_joints: int = 17) -> Positions2D:
+    """subject -> action -> 4 camera arrays (T, num_joints, 2) px; None where a camera has no detections."""
+    path = Path(path)
+    how = ("use keypoints=gt to compute ground-truth 2D from the 3D, obtain the detections file "
+           f"(e.g. VideoPose3D's {FILE_2D_CPN}), or write synthetic ones with `ampose-data synth {path.parent}`")
+    pos, extra = _load_key(path, "positions_2d", how)
+    meta = extra.get("metadata")
+    meta = meta.item() if meta is not None and meta.dtype == object and meta.shape == () else meta
+    declared = int(meta["num_joints"]) if isinstance(meta, dict) and "num_joints" in meta else None
+    if declared not in (None, 16, 17):
+        raise DataFormatError(f"{path}: metadata num_joints={declared}, expected 17 or 16")
+    if declared == 16 and num_joints == 17:
+        raise DataFormatError(f"{path} has 16 joints (no Neck/Nose); load it with num_joints=16")
+    out: Positions2D = {}
+    for subject, actions in pos.items():
+        out[subject] = {}
+        for action, cams in actions.items():
+            where = f"{path.name}[{subject}][{action}]"
+            if not isinstance(cams, (list, tuple, np.ndarray)) or len(cams) != len(CAMERA_IDS):
+                raise DataFormatError(f"{where}: expected a list of {len(CAMERA_IDS)} camera arrays")
+            out[subject][action] = [_check_2d(c, f"{where}[{i}]", declared, num_joints) for i, c in enumerate(cams)]
+    return out
+
+
+def _check_2d(a: Any, where: str, declared: int | None, num_joints: int) -> np.ndarray | None:
+    if a is None:
+        return None
+    a = np.asarray(a)
+    if a.ndim != 3 or a.shape[2] != 2 or a.shape[1] not in (16, 17):
+        raise DataFormatError(f"{where}: expected (T, 17, 2) or (T, 16, 2) pixels, got {a.shape}")
+    if declared is not None and a.shape[1] != declared:
+        raise DataFormatError(f"{where}: {a.shape[1]} joints but metadata num_joints={declared}")
+    if a.shape[1] == 16 and num_joints == 17:
+        raise DataFormatError(f"{where}: 16 joints (no Neck/Nose); load this file with num_joints=16")
+    if len(a) == 0:
+        raise DataFormatError(f"{where}: zero-length sequence")
+    check_finite(a, f"{where} (frame, joint, coord)")
+    if a.shape[1] == 17 and num_joints == 16:
+        a = a[:, list(H36M17_TO_16)]
+    return a.astype(np.float32)
+
+
+def gt_2d(positions_3d: Positions3D) -> Positions2D:
+    """Ground-truth 2D: project the 17-joint world 3D through each subject's 4 cameras (px)."""
+    out: Positions2D = {}
+    for subject, actions in positions_3d.items():
+        cams = h36m_cameras(subject)
+        out[subject] = {
+            action: [c.project(c.world_to_camera(x.astype(np.float64))).astype(np.float32) for c in cams]
+            for action, x in actions.items()
+        }
+    return out
+
+
+def write_3d(path: Path | str, positions_3d: Positions3D) -> None:
+    atomic_savez(path, positions_3d=np.array(positions_3d, dtype=object))
+
+
+def write_2d(path: Path | str, positions_2d: Positions2D, num_joints: int = 17) -> None:
+    meta = {"num_joints": num_joints, "keypoints_symmetry": symmetry(num_joints)}
+    atomic_savez(path, positions_2d=np.array(positions_2d, dtype=object), metadata=np.array(meta, dtype=object))
+
+
+def ensure_gt_2d(root: Path | str, file_3d: str = FILE_3D) -> Path | None:
+    """Compute and cache `data_2d_h36m_gt.npz` next to the 3D file if it is not there yet.
+
+    Returns None (the loader then projects on the fly) when the folder is read-only.
+    """
+    root = Path(root)
+    path = root / FILE_2D_GT
+    if not path.exists():
+        if not os.access(root, os.W_OK):
+            log.info("%s is read-only: ground-truth 2D will be projected on each load", root)
+            return None
+        log.info("computing ground-truth 2D from %s through the cameras -> %s", file_3d, path)
+        write_2d(path, gt_2d(read_3d(root / file_3d)))
+    return path
+
+
+# -------------------------------------------------------------------------------------- samples
+
+def keypoints_path(root: Path | str, keypoints: str) -> Path | None:
+    """The 2D file for a `keypoints` setting: None for 'gt' without a file, an alias, a name or a path."""
+    root = Path(root)
+    if keypoints == "gt":
+        return root / FILE_2D_GT if (root / FILE_2D_GT).exists() else None
+    name = KEYPOINT_ALIASES.get(keypoints, keypoints)
+    return Path(name) if Path(name).is_absolute() else root / name
+
+
+def build_samples(
+    positions_3d: Positions3D, positions_2d: Positions2D, subjects: list[str] | tuple[str, ...],
+    num_joints: int = 17, stride: int = 1,
+) -> PoseArrays:
+    """Flatten sequences x cameras into samples (2D trimmed to the mocap length, frames strided)."""
+    if num_joints not in (16, 17):
+        raise DataError(f"num_joints must be 17 or 16, got {num_joints}")
+    subjects = list(subjects)
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("pose2d", "pose3d", "action", "subject", "camera")}
+    skipped = 0
+    for si, subject in enumerate(subjects):
+        if subject not in positions_3d:
+            raise DataError(f"subject {subject} is not in the 3D data (it has {', '.join(positions_3d)})")
+        if subject not in positions_2d:
+            raise DataError(f"subject {subject} is not in the 2D keypoints (they have {', '.join(positions_2d)})")
+        cams = h36m_cameras(subject)
+        for action, x3 in positions_3d[subject].items():
+            if (subject, action) in SKIP:
+                continue
+            try:
+                a = canonical_action(action)
+            except KeyError as e:
+                raise DataFormatError(f"{subject} {action!r}: {e.args[0]}") from e
+            views = positions_2d[subject].get(action) or [None] * len(cams)
+            for ci, cam in enumerate(cams):
+                p2 = views[ci]
+                if p2 is None:
+                    skipped += 1
+                    continue
+                t = len(x3)
+                if len(p2) < t:
+                    log.warning("%s %s camera %s: 2D has %d frames, mocap %d; trimming the mocap",
+                                subject, action, cam.id, len(p2), t)
+                    t = len(p2)
+                p3 = cam.world_to_camera(x3[:t:stride].astype(np.float64))  # (T', 17, 3)
+                p3 = p3 - p3[:, :1]
+                if num_joints == 16:
+                    p3 = p3[:, list(H36M17_TO_16)]
+                p2 = p2[:t:stride]
+                if p2.shape[1] == 17 and num_joints == 16:
+                    p2 = p2[:, list(H36M17_TO_16)]
+                cols["pose2d"].append(cam.normalize(p2.astype(np.float64)))
+                cols["pose3d"].append(p3)
+                n = len(p3)
+                cols["action"].append(np.full(n, a))
+                cols["subject"].append(np.full(n, si))
+                cols["camera"].append(np.full(n, ci))
+    if skipped:
+        log.warning("skipped %d sequence-camera pairs without 2D detections", skipped)
+    if not cols["pose2d"]:
+        raise DataError(f"no samples for subjects {subjects}")
+    arrays = {k: np.concatenate(v) for k, v in cols.items()}
+    arrays["scene"] = np.full(len(arrays["action"]), -1)
+    return PoseArrays(**arrays, subjects=subjects)
+
+
+def load_h36m(
+    root: Path | str, subjects: list[str] | tuple[str, ...] = TEST_SUBJECTS, keypoints: str = "gt",
+    num_joints: int = 17, stride: int = 1, file_3d: str = FILE_3D,
+) -> PoseArrays:
+    """Samples of `subjects` from the files in `root` (see module docstring).
+
+    keypoints: "gt" (the cached `data_2d_h36m_gt.npz`, else projected on the fly), "cpn", "sh",
+    or a 2D npz file name (relative to root) or path. file_3d: the 3D file's name in root.
+    """
+    positions_3d = read_3d(Path(root) / file_3d)
+    path_2d = keypoints_path(root, keypoints)
+    wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
+    positions_2d = gt_2d(wanted) if path_2d is None else read_2d(path_2d, num_joints)
+    return build_samples(positions_3d, positions_2d, subjects, num_joints, stride).validate(f"Human3.6M {list(subjects)}")
