@@ -1,0 +1,441 @@
+"""Lift a user's own 2D keypoints to root-relative 3D poses (mm): ``lift`` and ``ampose-predict``.
+
+Importable without Hydra or Lightning. Pipeline: read keypoints (``.npy``/``.npz`` arrays
+(T, K, 2|3), or JSON in the COCO results format), convert the layout to the model's Human3.6M
+joints (``ampose.layouts``), fill missing keypoints, normalise with the image size
+(``x / w * 2 - [1, h / w]``), lift in batches (GPU when there is one), metres -> millimetres.
+
+Missing-keypoint policy. A keypoint is missing when it is NaN or its confidence is below
+``confidence_threshold``; a derived joint is missing when none of its layout rules applies.
+Each missing Human3.6M joint is filled, in this order:
+
+1. from the same joint in the nearest earlier frame where it was valid (the first valid frame for
+   the frames before it): a short dropout keeps the last seen position;
+2. a joint never valid in the whole sequence takes its parent joint's position (the root, if it
+   is never valid, the mean of the frame's other joints): a collapsed limb, not a guess.
+
+A warning (``MissingKeypointsWarning``) gives the counts. Input with no valid keypoint at all is an
+error; the output never contains NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ampose.data.cameras import normalize_screen
+from ampose.data.skeleton import skeleton_for
+from ampose.data.transforms import flip_pose
+from ampose.layouts import convert, get_layout
+
+PathLike = str | Path
+
+
+class KeypointError(ValueError):
+    """Bad keypoint input (unreadable file, wrong joint count, nothing valid); one-line message."""
+
+
+class MissingKeypointsWarning(UserWarning):
+    """Some keypoints were missing or below the confidence threshold and were filled."""
+
+
+@dataclass
+class Keypoints:
+    """Keypoints read from a file: (T, K, 2|3) pixels, frame ids, image size if the file had one."""
+
+    data: np.ndarray
+    frame_ids: list[Any]
+    image_size: tuple[int, int] | None = None
+
+
+@dataclass
+class FillReport:
+    """What the missing-keypoint policy did. ``missing`` is (T, J) bool before filling."""
+
+    missing: np.ndarray
+    from_time: int = 0
+    from_parent: int = 0
+    empty_frames: list[int] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return int(self.missing.sum())
+
+    def message(self) -> str:
+        t, j = self.missing.shape
+        msg = (
+            f"{self.count} of {t * j} joints missing or low-confidence in "
+            f"{int(self.missing.any(1).sum())} of {t} frames; filled {self.from_time} from the "
+            f"nearest valid frame, {self.from_parent} from the parent joint"
+        )
+        if self.empty_frames:
+            msg += f"; {len(self.empty_frames)} frames had no valid joint (first: {self.empty_frames[:5]})"
+        return msg
+
+
+@dataclass
+class LiftResult:
+    """Output of ``lift_detailed``: 3D poses (T, J, 3) mm and the 2D input actually used."""
+
+    poses3d: np.ndarray
+    pose2d: np.ndarray  # (T, J, 2) pixels after layout conversion and filling
+    confidence: np.ndarray  # (T, J), 0 where filled
+    report: FillReport
+    joint_names: tuple[str, ...]
+    frame_ids: list[Any]
+
+
+# ----------------------------------------------------------------------------------------- reading
+
+
+def _read_json(path: Path) -> Keypoints:
+    obj = json.loads(path.read_text())
+    if isinstance(obj, dict) and "annotations" in obj:
+        obj = obj["annotations"]
+    if isinstance(obj, list) and obj and not isinstance(obj[0], dict):
+        arr = np.asarray(obj, dtype=np.float64)
+        return Keypoints(arr, list(range(len(arr))))
+    if not isinstance(obj, list) or not obj:
+        raise KeypointError(f"{path}: expected a non-empty list of {{'image_id', 'keypoints'}} records")
+    best: dict[Any, tuple[float, list[float]]] = {}  # image_id -> (score, keypoints); highest score wins
+    for i, rec in enumerate(obj):
+        if not isinstance(rec, dict) or "keypoints" not in rec:
+            raise KeypointError(f"{path}: record {i} has no 'keypoints'")
+        key = rec.get("image_id", i)
+        score = float(rec.get("score", 1.0))
+        if key not in best or score > best[key][0]:
+            best[key] = (score, rec["keypoints"])
+    ids = list(best)
+    if all(isinstance(k, (int, float)) for k in ids):
+        ids.sort()
+    lengths = {len(best[k][1]) for k in ids}
+    if len(lengths) != 1 or next(iter(lengths)) % 3:
+        raise KeypointError(f"{path}: 'keypoints' must be flat [x, y, c, ...] lists of one length, got {sorted(lengths)}")
+    arr = np.array([best[k][1] for k in ids], dtype=np.float64).reshape(len(ids), -1, 3)
+    return Keypoints(arr, ids)
+
+
+def read_keypoints(path: PathLike) -> Keypoints:
+    """Read (T, K, 2|3) keypoints from .npy, .npz (key ``keypoints`` or the only array) or JSON.
+
+    JSON: the COCO results format (a list of ``{"image_id", "keypoints": [x, y, c, ...]}``; with
+    several people per image the highest ``score`` is kept; frames sorted by numeric image_id),
+    a COCO annotation file, or a plain nested array.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".npy", ".npz", ".json"):
+        raise KeypointError(f"cannot read keypoints from {p}: unsupported file type {suffix!r} (use .npy, .npz or .json)")
+    if not p.is_file():
+        raise KeypointError(f"cannot read keypoints from {p}: no such file")
+    try:
+        if suffix == ".json":
+            kp = _read_json(p)
+        elif suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+            kp = Keypoints(arr, list(range(len(arr))))
+        else:
+            with np.load(p, allow_pickle=False) as z:
+                keys = list(z.keys())
+                key = "keypoints" if "keypoints" in keys else (keys[0] if len(keys) == 1 else None)
+                if key is None:
+                    raise KeypointError(f"{p}: no 'keypoints' array among {keys}")
+                arr = z[key]
+                size = tuple(int(v) for v in z["image_size"]) if "image_size" in keys else None
+            kp = Keypoints(arr, list(range(len(arr))), size)  # type: ignore[arg-type]
+    except KeypointError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any parse failure becomes one clear line
+        raise KeypointError(f"cannot read keypoints from {p}: {type(e).__name__}: {e}") from None
+    kp.data = np.asarray(kp.data, dtype=np.float64)
+    if kp.data.ndim == 2:
+        kp.data, kp.frame_ids = kp.data[None], [0]
+    if kp.data.ndim != 3 or kp.data.shape[-1] not in (2, 3):
+        raise KeypointError(f"{p}: keypoints must have shape (T, J, 2 or 3), got {kp.data.shape}")
+    return kp
+
+
+# ----------------------------------------------------------------------------------------- filling
+
+
+def fill_missing(joints: np.ndarray, parents: Sequence[int]) -> tuple[np.ndarray, FillReport]:
+    """Fill NaN joints of a (T, J, 2) sequence by the module's policy; returns (filled, report)."""
+    xy = np.array(joints, dtype=np.float64)
+    missing = ~np.isfinite(xy).all(-1)  # (T, J)
+    report = FillReport(missing=missing.copy())
+    if missing.all():
+        raise KeypointError("no valid keypoint in the input (all NaN or below the confidence threshold)")
+    t, j = missing.shape
+    report.empty_frames = np.flatnonzero(missing.all(1)).tolist()
+    ever = ~missing.all(0)  # (J,) valid in some frame
+    idx = np.arange(t)
+    for k in np.flatnonzero(ever & missing.any(0)):
+        valid = np.flatnonzero(~missing[:, k])
+        prev = np.maximum.accumulate(np.where(~missing[:, k], idx, -1))  # last valid frame index
+        src = np.where(prev >= 0, prev, valid[0])
+        xy[:, k] = xy[src, k]
+        report.from_time += int(missing[:, k].sum())
+    for k in range(j):  # parents come before children
+        if ever[k]:
+            continue
+        if parents[k] >= 0:
+            xy[:, k] = xy[:, parents[k]]
+        else:
+            xy[:, k] = xy[:, ever].mean(1)
+        report.from_parent += t
+    return xy, report
+
+
+# ----------------------------------------------------------------------------------------- lifting
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn("CUDA is not available; lifting on the CPU", stacklevel=3)
+        return torch.device("cpu")
+    return dev
+
+
+def _load(model: nn.Module | None, ckpt_path: PathLike | None) -> nn.Module:
+    if model is None:
+        if ckpt_path is None:
+            raise ValueError("pass model= or ckpt_path=")
+        if not Path(ckpt_path).is_file():
+            raise KeypointError(f"checkpoint not found: {ckpt_path}")
+        from ampose.checkpoint import load_model  # lazy: keeps this module light
+
+        try:
+            model = load_model(ckpt_path, map_location="cpu")
+        except (OSError, RuntimeError) as e:  # CheckpointError is a RuntimeError
+            raise KeypointError(f"cannot load checkpoint {ckpt_path}: {e}") from None
+    if not isinstance(getattr(model, "num_joints", None), int):
+        raise ValueError("the model must expose .num_joints (17 or 16)")
+    return model
+
+
+@torch.inference_mode()
+def _run(model: nn.Module, x: np.ndarray, batch_size: int, device: torch.device, bf16: bool) -> np.ndarray:
+    outs = []
+    for chunk in torch.from_numpy(x).split(batch_size):
+        chunk = chunk.to(device, non_blocking=True)
+        if bf16 and device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                y = model(chunk)
+        else:
+            y = model(chunk)
+        outs.append(y.float().cpu())
+    return torch.cat(outs).numpy()
+
+
+def lift_detailed(
+    keypoints: np.ndarray | PathLike,
+    layout: str = "coco",
+    image_size: Sequence[int] | None = None,
+    model: nn.Module | None = None,
+    ckpt_path: PathLike | None = None,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+    confidence_threshold: float = 0.3,
+    flip: bool = False,
+    bf16: bool = False,
+) -> LiftResult:
+    """``lift`` with the 2D input used and the fill report; see ``lift`` for the arguments."""
+    frame_ids: list[Any]
+    if isinstance(keypoints, (str, Path)):
+        kp = read_keypoints(keypoints)
+        data, frame_ids = kp.data, kp.frame_ids
+        image_size = image_size or kp.image_size
+    else:
+        data = np.asarray(keypoints, dtype=np.float64)
+        if data.ndim == 2:
+            data = data[None]
+        frame_ids = list(range(len(data)))
+    if image_size is None:
+        raise KeypointError("image_size=(w, h) in pixels is required to normalise the keypoints")
+    w, h = (int(v) for v in image_size)
+    if w <= 0 or h <= 0:
+        raise KeypointError(f"image_size must be positive (w, h), got {tuple(image_size)}")
+    lay = get_layout(layout)
+    net = _load(model, ckpt_path)
+    num_joints = int(net.num_joints)
+    try:
+        joints = convert(data, lay, num_joints, confidence_threshold)  # (T, J, 3) px + confidence
+    except ValueError as e:
+        raise KeypointError(str(e)) from None
+    skel = skeleton_for(num_joints)
+    pose2d, report = fill_missing(joints[..., :2], skel.parents)
+    if report.count:
+        warnings.warn(report.message(), MissingKeypointsWarning, stacklevel=3)
+    confidence = np.where(report.missing, 0.0, joints[..., 2])
+
+    x = normalize_screen(pose2d, w, h).astype(np.float32)  # (T, J, 2)
+    dev = _resolve_device(device)
+    net = net.to(dev).eval()
+    y = _run(net, x, batch_size, dev, bf16)  # (T, J, 3) metres
+    if flip:
+        yf = _run(net, flip_pose(x, skel), batch_size, dev, bf16)
+        y = (y + flip_pose(yf, skel)) / 2
+    y = (y - y[:, :1]) * 1000.0  # root-relative millimetres
+    return LiftResult(y.astype(np.float32), pose2d.astype(np.float32), confidence.astype(np.float32),
+                      report, skel.names, frame_ids)
+
+
+def lift(
+    keypoints: np.ndarray | PathLike,
+    layout: str = "coco",
+    image_size: Sequence[int] | None = None,
+    model: nn.Module | None = None,
+    ckpt_path: PathLike | None = None,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+    confidence_threshold: float = 0.3,
+    flip: bool = False,
+    bf16: bool = False,
+) -> np.ndarray:
+    """Lift 2D keypoints to root-relative 3D poses in millimetres, (T, J, 3), J the model's joints.
+
+    Args:
+        keypoints: (T, K, 2|3) or (K, 2|3) pixels (third channel: confidence), or a file path.
+        layout: coco/coco17, mediapipe/mediapipe33, mpii/mpii16, h36m/h36m17, h36m16.
+        image_size: (w, h) in pixels, for the normalisation the model was trained with.
+        model: a lifting network with ``.num_joints``; or ``ckpt_path`` for
+            ``ampose.checkpoint.load_model``. The model is moved to ``device`` and put in eval mode.
+        batch_size: frames per forward pass.
+        device: default CUDA when available, else CPU.
+        confidence_threshold: keypoints below it count as missing (module docstring: the policy).
+        flip: test-time flip augmentation (average with the mirrored prediction).
+        bf16: bf16 autocast on CUDA.
+    Output is camera-frame (x right, y down, z forward), the root joint exactly zero.
+    """
+    return lift_detailed(keypoints, layout, image_size, model, ckpt_path, batch_size, device,
+                         confidence_threshold, flip, bf16).poses3d
+
+
+# ----------------------------------------------------------------------------------------- CLI
+
+USAGE = """usage: ampose-predict ckpt_path=FILE input=FILE output=FILE [layout=coco] [image_size=[w,h]]
+                      [confidence_threshold=0.3] [batch_size=4096] [device=cuda|cpu] [flip=false]
+                      [bf16=false] [preview=FILE.png|.gif|.mp4] [preview_frame=0] [fps=25]
+
+Lifts 2D keypoints (.npy/.npz (T, J, 2|3) or COCO-results JSON) to root-relative 3D in mm.
+Writes OUTPUT.npy (T, J, 3) and OUTPUT.json (poses, joint names, fill report).
+Layouts: coco17, mediapipe33, mpii16, h36m17, h36m16."""
+
+_KEYS = {"ckpt_path", "input", "output", "layout", "image_size", "confidence_threshold",
+         "batch_size", "device", "flip", "bf16", "preview", "preview_frame", "fps"}
+
+
+def parse_args(argv: Sequence[str]) -> dict[str, str]:
+    """``key=value`` pairs (Hydra-like, ``+``/``++`` prefixes tolerated) -> dict."""
+    out: dict[str, str] = {}
+    for arg in argv:
+        key, sep, value = arg.lstrip("+").partition("=")
+        if not sep:
+            raise KeypointError(f"expected key=value, got {arg!r}")
+        if key not in _KEYS:
+            raise KeypointError(f"unknown option {key!r}; options: {', '.join(sorted(_KEYS))}")
+        out[key] = value
+    for key in ("ckpt_path", "input", "output"):
+        if key not in out:
+            raise KeypointError(f"missing {key}=...")
+    return out
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    parts = text.strip("[]() ").replace("x", ",").split(",")
+    try:
+        w, h = (int(float(p)) for p in parts)
+    except ValueError:
+        raise KeypointError(f"image_size must look like [w,h], got {text!r}") from None
+    return w, h
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def output_paths(output: PathLike) -> tuple[Path, Path]:
+    """OUTPUT.npy and OUTPUT.json beside each other, whichever suffix was given."""
+    p = Path(output)
+    stem = p.with_suffix("") if p.suffix.lower() in (".npy", ".json") else p
+    return stem.with_name(stem.name + ".npy"), stem.with_name(stem.name + ".json")
+
+
+def write_outputs(output: PathLike, res: LiftResult, layout: str, image_size: Sequence[int]) -> tuple[Path, Path]:
+    """Write the (T, J, 3) mm array (.npy) and a JSON with poses, joint names and the fill report."""
+    npy, js = output_paths(output)
+    npy.parent.mkdir(parents=True, exist_ok=True)
+    np.save(npy, res.poses3d)
+    doc = {
+        "units": "mm",
+        "frame": "camera (x right, y down, z forward), root-relative (joint 0 is zero)",
+        "layout_in": get_layout(layout).name,
+        "image_size": list(image_size),
+        "joint_names": list(res.joint_names),
+        "frame_ids": [i if isinstance(i, (int, str)) else str(i) for i in res.frame_ids],
+        "filled_joints": res.report.count,
+        "filled_per_frame": res.report.missing.sum(1).astype(int).tolist(),
+        "poses_3d": np.round(res.poses3d.astype(np.float64), 2).tolist(),
+    }
+    js.write_text(json.dumps(doc))
+    return npy, js
+
+
+def _preview(path: str, res: LiftResult, frame: int, fps: float) -> Path:
+    from ampose import viz  # lazy: matplotlib only when asked for
+
+    skel = skeleton_for(res.poses3d.shape[1])
+    if Path(path).suffix.lower() in (".gif", ".mp4"):
+        return viz.save_animation(path, res.pose2d, res.poses3d, fps=fps, skeleton=skel)
+    return viz.save_pose_png(path, res.pose2d[frame], res.poses3d[frame], skeleton=skel,
+                             title=f"frame {res.frame_ids[frame]}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ampose-predict``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if argv else 2
+    try:
+        opts = parse_args(argv)
+        kp = read_keypoints(opts["input"])
+        size = _parse_size(opts["image_size"]) if "image_size" in opts else kp.image_size
+        layout = opts.get("layout", "coco")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = lift_detailed(
+                opts["input"], layout=layout, image_size=size, ckpt_path=opts["ckpt_path"],
+                batch_size=int(opts.get("batch_size", 4096)), device=opts.get("device") or None,
+                confidence_threshold=float(opts.get("confidence_threshold", 0.3)),
+                flip=_bool(opts.get("flip", "false")), bf16=_bool(opts.get("bf16", "false")),
+            )
+        for w in caught:
+            print(f"ampose-predict: warning: {w.message}", file=sys.stderr)
+        assert size is not None  # lift_detailed raised otherwise
+        npy, js = write_outputs(opts["output"], res, layout, size)
+        print(f"ampose-predict: {len(res.poses3d)} poses ({res.poses3d.shape[1]} joints, mm) -> {npy}, {js}")
+        if opts.get("preview"):
+            frame = int(opts.get("preview_frame", 0))
+            if not -len(res.poses3d) <= frame < len(res.poses3d):
+                raise KeypointError(f"preview_frame={frame} out of range for {len(res.poses3d)} frames")
+            print(f"ampose-predict: preview -> {_preview(opts['preview'], res, frame, float(opts.get('fps', 25)))}")
+    except (KeypointError, ValueError, OSError) as e:
+        print(f"ampose-predict: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

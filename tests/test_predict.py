@@ -1,0 +1,143 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ampose import predict
+from ampose.models import AMPose
+from ampose.predict import KeypointError, MissingKeypointsWarning, lift, lift_detailed, read_keypoints
+
+W, H = 1000, 800
+
+
+class XYZero(nn.Module):
+    """Deterministic 'lifter': (x, y) -> (x, y, 0) metres, so outputs are checkable by hand."""
+
+    def __init__(self, num_joints: int = 17) -> None:
+        super().__init__()
+        self.num_joints = num_joints
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, torch.zeros_like(x[..., :1])], -1)
+
+
+def coco_sequence(t: int = 4) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    kp = np.empty((t, 17, 3))
+    kp[..., :2] = rng.uniform(100, 700, size=(t, 17, 2))
+    kp[..., 2] = 0.9
+    return kp
+
+
+def test_lift_npy_roundtrip_shapes_and_units(tmp_path):
+    kp = coco_sequence()
+    np.save(tmp_path / "kp.npy", kp)
+    out = lift(tmp_path / "kp.npy", layout="coco", image_size=(W, H), model=XYZero())
+    assert out.shape == (4, 17, 3) and out.dtype == np.float32
+    # expected: normalised x, y (x / w * 2 - [1, h / w]) in metres -> mm, root-relative
+    hip = (kp[:, 11, :2] + kp[:, 12, :2]) / 2
+    lw = kp[:, 9, :2]
+    expect = (lw - hip) / W * 2 * 1000
+    np.testing.assert_allclose(out[:, 13, :2], expect, rtol=1e-4, atol=1e-3)  # LWrist
+    assert np.all(out[:, 0] == 0)
+
+
+def test_lift_tiny_ampose_16_joints_mpii_npz(tmp_path):
+    torch.manual_seed(0)
+    net = AMPose(num_joints=16, dim=16, depth=1, num_heads=2, mlp_ratio=1.0).eval()
+    kp = np.random.default_rng(1).uniform(0, 500, size=(5, 16, 2))
+    np.savez(tmp_path / "kp.npz", keypoints=kp, image_size=np.array([W, H]))
+    out = lift(tmp_path / "kp.npz", layout="mpii16", model=net, batch_size=2)  # image size from the file
+    assert out.shape == (5, 16, 3) and np.isfinite(out).all()
+
+
+def test_read_coco_results_json_keeps_best_person(tmp_path):
+    kp = coco_sequence(2)
+    recs = [
+        {"image_id": 7, "category_id": 1, "keypoints": kp[1].ravel().tolist(), "score": 0.9},
+        {"image_id": 3, "category_id": 1, "keypoints": kp[0].ravel().tolist(), "score": 0.8},
+        {"image_id": 3, "category_id": 1, "keypoints": (kp[0] * 0).ravel().tolist(), "score": 0.1},
+    ]
+    (tmp_path / "r.json").write_text(json.dumps(recs))
+    got = read_keypoints(tmp_path / "r.json")
+    assert got.frame_ids == [3, 7]
+    np.testing.assert_allclose(got.data, kp)
+
+
+def test_missing_keypoints_filled_and_reported():
+    kp = coco_sequence(4)
+    kp[2, 9, :2] = np.nan  # left wrist NaN in frame 2 -> frame 1's wrist
+    kp[0, 9, 2] = 0.1  # low confidence in frame 0 -> first valid frame (1)
+    kp[:, 10, 2] = 0.0  # right wrist never valid -> its parent, the right elbow
+    with pytest.warns(MissingKeypointsWarning, match="6 of 68 joints"):
+        res = lift_detailed(kp, image_size=(W, H), model=XYZero(), confidence_threshold=0.3)
+    np.testing.assert_allclose(res.pose2d[2, 13], kp[1, 9, :2], rtol=1e-6)
+    np.testing.assert_allclose(res.pose2d[0, 13], kp[1, 9, :2], rtol=1e-6)
+    np.testing.assert_allclose(res.pose2d[:, 16], kp[:, 8, :2], rtol=1e-6)
+    assert res.report.from_time == 2 and res.report.from_parent == 4
+    assert res.confidence[2, 13] == 0 and np.isfinite(res.poses3d).all()
+
+
+def test_all_nan_is_an_error():
+    kp = np.full((3, 17, 3), np.nan)
+    with pytest.raises(KeypointError, match="no valid keypoint"):
+        lift(kp, image_size=(W, H), model=XYZero())
+
+
+def test_wrong_joint_count_and_unreadable_file(tmp_path):
+    with pytest.raises(KeypointError, match="'coco17' expects 17 keypoints per frame, got 33"):
+        lift(np.zeros((2, 33, 3)), layout="coco", image_size=(W, H), model=XYZero())
+    (tmp_path / "bad.npy").write_bytes(b"not a numpy file")
+    with pytest.raises(KeypointError, match="cannot read keypoints"):
+        read_keypoints(tmp_path / "bad.npy")
+    with pytest.raises(KeypointError, match="no such file"):
+        read_keypoints(tmp_path / "missing.json")
+    with pytest.raises(KeypointError, match="image_size"):
+        lift(np.zeros((1, 17, 2)), model=XYZero())
+
+
+def test_flip_keeps_a_symmetric_lifter_unchanged():
+    kp = coco_sequence(2)
+    a = lift(kp, image_size=(W, H), model=XYZero())
+    b = lift(kp, image_size=(W, H), model=XYZero(), flip=True)
+    np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_cli_writes_npy_json_and_preview(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(predict, "_load", lambda model, ckpt: XYZero())
+    np.save(tmp_path / "kp.npy", coco_sequence(3))
+    rc = predict.main([f"ckpt_path={tmp_path / 'x.ckpt'}", f"input={tmp_path / 'kp.npy'}",
+                       f"output={tmp_path / 'out' / 'pred.npy'}", "image_size=[1000,800]",
+                       f"preview={tmp_path / 'p.png'}"])
+    assert rc == 0, capsys.readouterr().err
+    arr = np.load(tmp_path / "out" / "pred.npy")
+    doc = json.loads((tmp_path / "out" / "pred.json").read_text())
+    assert arr.shape == (3, 17, 3) and doc["units"] == "mm" and len(doc["poses_3d"]) == 3
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["layout=openpose"], "unknown keypoint layout"),
+        (["layout=mediapipe"], "expects 33 keypoints"),
+        (["bogus=1"], "unknown option"),
+    ],
+)
+def test_cli_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.setattr(predict, "_load", lambda model, ckpt: XYZero())
+    np.save(tmp_path / "kp.npy", coco_sequence(1))
+    base = ["ckpt_path=x.ckpt", f"input={tmp_path / 'kp.npy'}", f"output={tmp_path / 'o'}", "image_size=[10,10]"]
+    assert predict.main(base + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_importable_without_hydra():
+    import subprocess
+    import sys
+
+    code = "import sys, ampose.predict; assert 'hydra' not in sys.modules, 'hydra imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
