@@ -141,3 +141,23 @@ def test_importable_without_hydra():
 
     code = "import sys, ampose.predict; assert 'hydra' not in sys.modules, 'hydra imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_with_a_real_checkpoint(tmp_path, capsys):
+    from ampose.lit_module import LiftingModule
+
+    cfg = {"_target_": "ampose.models.AMPose", "num_joints": 17, "dim": 16, "depth": 1, "num_heads": 2,
+           "mlp_ratio": 1.0}
+    lit = LiftingModule(net=cfg)
+    ckpt = {"ampose": {"num_joints": 17}, "state_dict": lit.state_dict(), "hyper_parameters": dict(lit.hparams)}
+    torch.save(ckpt, tmp_path / "m.ckpt")
+    (tmp_path / "kp.json").write_text(json.dumps(
+        [{"image_id": i, "keypoints": f.ravel().tolist(), "score": 1.0} for i, f in enumerate(coco_sequence(2))]))
+    rc = predict.main([f"ckpt_path={tmp_path / 'm.ckpt'}", f"input={tmp_path / 'kp.json'}",
+                       f"output={tmp_path / 'pred.json'}", "image_size=1000x800", "device=cpu"])
+    assert rc == 0, capsys.readouterr().err
+    assert np.load(tmp_path / "pred.npy").shape == (2, 17, 3)
+    (tmp_path / "bad.ckpt").write_bytes(b"junk")
+    rc = predict.main([f"ckpt_path={tmp_path / 'bad.ckpt'}", f"input={tmp_path / 'kp.json'}",
+                       f"output={tmp_path / 'o'}", "image_size=1000x800"])
+    assert rc == 2 and "cannot load checkpoint" in capsys.readouterr().err
