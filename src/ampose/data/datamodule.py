@@ -1,0 +1,284 @@
+"""PoseDataModule: Human3.6M (real or synthetic) for training and testing, MPI-INF-3DHP for testing.
+
+prepare_data does the one-time work on one process (generate the synthetic files, cache the
+ground-truth 2D); setup loads on every process. Batches are dicts of tensors with the
+PoseArrays field names.
+
+With gpu_resident=True the training loop never waits on Python data loading: the whole split
+(Human3.6M train is ~1.5 M samples x 17 joints) sits on the trainer's device, each epoch draws a
+permutation there, batches are gathered by index, and flip augmentation is a masked
+`torch.where`; nothing reads a value back to the host (ResidentLoader).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ampose.data import h36m
+from ampose.data.arrays import DataError, PoseArrays
+from ampose.data.skeleton import Skeleton, skeleton_for
+from ampose.data.transforms import flip_where
+
+log = logging.getLogger(__name__)
+
+DATASETS = ("synthetic", "h36m", "mpi_3dhp")
+MPI_FILES = ("data_test_3dhp.npz", "test_3dhp.npz")
+
+
+def default_synthetic_root() -> Path:
+    """Where the synthetic files are cached: $AMPOSE_DATA_DIR/synthetic or ~/.cache/ampose/synthetic."""
+    base = os.environ.get("AMPOSE_DATA_DIR")
+    return Path(base) / "synthetic" if base else Path.home() / ".cache" / "ampose" / "synthetic"
+
+
+def to_tensors(arrays: PoseArrays, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """PoseArrays -> dict of tensors on `device` (the batch dict keys)."""
+    return {k: torch.from_numpy(v).to(device) for k, v in arrays.arrays().items()}
+
+
+class ResidentLoader:
+    """An iterable of batch dicts over device-resident tensors, with __len__ (batches per epoch).
+
+    Training (shuffle=True): every rank draws the same permutation (seeded by seed + epoch) and
+    takes its own equal-sized strided shard of it. Evaluation (shuffle=False): each rank walks
+    its own contiguous shard in order, so over all ranks every sample is seen exactly once.
+    """
+
+    def __init__(
+        self, tensors: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False,
+        flip: bool = False, skeleton: Skeleton | None = None, seed: int = 0,
+        rank: int = 0, world_size: int = 1,
+    ) -> None:
+        if flip and skeleton is None:
+            raise ValueError("flip augmentation needs the skeleton")
+        self.tensors = tensors
+        self.batch_size = int(batch_size)
+        self.shuffle, self.flip, self.seed = shuffle, flip, seed
+        self.rank, self.world_size = rank, world_size
+        self.device = tensors["pose2d"].device
+        self.n = len(tensors["pose2d"])
+        self.epoch = 0
+        if flip:
+            self.perm = torch.tensor(skeleton.flip_permutation, device=self.device)  # type: ignore[union-attr]
+        if shuffle:  # equal shards keep DDP ranks in step
+            self.shard_size = self.n // world_size
+            self.start = 0
+        else:  # contiguous, disjoint, covering [0, n)
+            self.start = self.n * rank // world_size
+            self.shard_size = self.n * (rank + 1) // world_size - self.start
+
+    def __len__(self) -> int:
+        return -(-self.shard_size // self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _indices(self, gen: torch.Generator | None) -> torch.Tensor:
+        if not self.shuffle:
+            return torch.arange(self.start, self.start + self.shard_size, device=self.device)
+        perm = torch.randperm(self.n, device=self.device, generator=gen)
+        return perm[self.rank : self.shard_size * self.world_size : self.world_size]
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        gen = None
+        if self.shuffle or self.flip:
+            gen = torch.Generator(device=self.device)
+            gen.manual_seed(self.seed * 100_003 + self.epoch)
+        self.epoch += 1
+        index = self._indices(gen)
+        for start in range(0, self.shard_size, self.batch_size):
+            idx = index[start : start + self.batch_size]
+            batch = {k: v.index_select(0, idx) for k, v in self.tensors.items()}
+            if self.flip:
+                mask = torch.rand(len(idx), device=self.device, generator=gen) < 0.5
+                batch["pose2d"] = flip_where(batch["pose2d"], mask, self.perm)
+                batch["pose3d"] = flip_where(batch["pose3d"], mask, self.perm)
+            yield batch
+
+
+class BatchDataset(Dataset):
+    """Map-style dataset whose __getitems__ gathers a whole batch at once (fast CPU path)."""
+
+    def __init__(self, arrays: PoseArrays, flip: bool = False) -> None:
+        self.tensors = to_tensors(arrays)
+        self.flip = flip
+        self.perm = torch.tensor(skeleton_for(arrays.num_joints).flip_permutation)
+
+    def __len__(self) -> int:
+        return len(self.tensors["pose2d"])
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i] for k, v in self.tensors.items()}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        idx = torch.as_tensor(indices)
+        batch = {k: v[idx] for k, v in self.tensors.items()}
+        if self.flip:
+            mask = torch.rand(len(idx)) < 0.5
+            batch["pose2d"] = flip_where(batch["pose2d"], mask, self.perm)
+            batch["pose3d"] = flip_where(batch["pose3d"], mask, self.perm)
+        return batch
+
+
+def keep_batch(batch: Any) -> Any:
+    """collate_fn for BatchDataset: the batch is already assembled."""
+    return batch
+
+
+class PoseDataModule(pl.LightningDataModule):
+    """Lifting data for Lightning.
+
+    Args:
+        dataset: "synthetic" (default; generated on first use), "h36m", or "mpi_3dhp" (test only).
+        root: folder with the files; None -> the synthetic cache (default_synthetic_root()).
+        keypoints: "gt" (ground-truth 2D, cached or projected), "cpn", "sh", or a 2D npz name/path.
+        num_joints: 17, or 16 (drops Neck/Nose).
+        train_subjects / test_subjects: Human3.6M splits.
+        val_subjects: None -> validate on test_subjects; a list -> held out of training and validated on.
+        stride / eval_stride: frame stride for training / evaluation sequences.
+        flip_augment: random horizontal flip of each training sample.
+        gpu_resident: keep tensors on the trainer's device and sample batches there.
+        file_3d: the 3D file's name in root.
+        test_file: 3DHP test npz (name in root or path); None -> the first of MPI_FILES present.
+        synthetic_seed: seed of the generator for the synthetic files.
+        seed: seed of the device-side sampling (gpu_resident).
+    """
+
+    def __init__(
+        self,
+        dataset: str = "synthetic",
+        root: str | Path | None = None,
+        keypoints: str = "gt",
+        num_joints: int = 17,
+        train_subjects: list[str] | tuple[str, ...] = h36m.TRAIN_SUBJECTS,
+        test_subjects: list[str] | tuple[str, ...] = h36m.TEST_SUBJECTS,
+        val_subjects: list[str] | tuple[str, ...] | None = None,
+        stride: int = 1,
+        eval_stride: int = 1,
+        flip_augment: bool = True,
+        batch_size: int = 1024,
+        eval_batch_size: int = 4096,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        gpu_resident: bool = False,
+        file_3d: str = h36m.FILE_3D,
+        test_file: str | None = None,
+        synthetic_seed: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if dataset not in DATASETS:
+            raise DataError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+        self.skeleton: Skeleton = skeleton_for(num_joints)  # validates num_joints
+        self.dataset = dataset
+        self.root = Path(root).expanduser() if root else default_synthetic_root()
+        self.keypoints, self.num_joints = keypoints, int(num_joints)
+        self.train_subjects = list(train_subjects)
+        self.test_subjects = list(test_subjects)
+        self.val_subjects = list(val_subjects) if val_subjects else None
+        self.stride, self.eval_stride = int(stride), int(eval_stride)
+        self.flip_augment = flip_augment
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.num_workers, self.pin_memory, self.gpu_resident = num_workers, pin_memory, gpu_resident
+        self.file_3d, self.test_file = file_3d, test_file
+        self.synthetic_seed, self.seed = synthetic_seed, seed
+        self.data_train: PoseArrays | None = None
+        self.data_val: PoseArrays | None = None
+        self.data_test: PoseArrays | None = None
+
+    # ------------------------------------------------------------------ one-time work, then load
+    def prepare_data(self) -> None:
+        """Generate the synthetic files on first use and cache the ground-truth 2D (no state kept)."""
+        synthetic = self.dataset == "synthetic" or (self.dataset == "mpi_3dhp" and self._root_is_synthetic())
+        if synthetic and not (self.root / h36m.FILE_3D).exists():
+            from ampose.data.synthetic import write_synthetic
+
+            log.info("generating synthetic data in %s (first use)", self.root)
+            write_synthetic(self.root, seed=self.synthetic_seed)
+        if synthetic and self.dataset == "mpi_3dhp" and not any((self.root / f).exists() for f in MPI_FILES):
+            from ampose.data.synthetic_3dhp import write_synthetic_3dhp
+
+            write_synthetic_3dhp(self.root / MPI_FILES[0], self.synthetic_seed)
+        if self.dataset in ("synthetic", "h36m") and self.keypoints == "gt":
+            if not (self.root / self.file_3d).exists():
+                h36m.read_3d(self.root / self.file_3d)  # raises the clear missing-file error
+            h36m.ensure_gt_2d(self.root, self.file_3d)
+
+    def _root_is_synthetic(self) -> bool:
+        return self.root == default_synthetic_root()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.dataset == "mpi_3dhp":
+            if stage == "fit":
+                raise DataError("dataset=mpi_3dhp is test-only: train on h36m or synthetic, then evaluate on it")
+            if self.data_test is None:
+                self.data_test = self._load_3dhp()
+            self.data_val = self.data_test
+            return
+        if stage in ("fit", None) and self.data_train is None:
+            held_out = set(self.val_subjects or [])
+            train = [s for s in self.train_subjects if s not in held_out]
+            self.data_train = self._load(train, self.stride)
+        if stage in ("fit", "validate", None) and self.data_val is None:
+            self.data_val = self._load(self.val_subjects or self.test_subjects, self.eval_stride)
+        if stage in ("test", "predict", None) and self.data_test is None:
+            self.data_test = self._load(self.test_subjects, self.eval_stride)
+
+    def _load(self, subjects: list[str], stride: int) -> PoseArrays:
+        arrays = h36m.load_h36m(self.root, subjects, self.keypoints, self.num_joints, stride, self.file_3d)
+        log.info("%s %s: %d samples", self.dataset, subjects, len(arrays))
+        return arrays
+
+    def _load_3dhp(self) -> PoseArrays:
+        from ampose.data.mpi_3dhp import load_3dhp_test
+
+        if self.test_file:
+            path = Path(self.test_file).expanduser()
+            path = path if path.is_absolute() else self.root / path
+        else:
+            path = next((self.root / f for f in MPI_FILES if (self.root / f).exists()), self.root / MPI_FILES[0])
+        return load_3dhp_test(path, self.num_joints)
+
+    # ---------------------------------------------------------------------------- dataloaders
+    def _device(self) -> torch.device:
+        trainer = getattr(self, "trainer", None)
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def _rank(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _loader(self, arrays: PoseArrays | None, train: bool) -> Any:
+        if arrays is None:
+            raise DataError("setup() has not loaded this split")
+        batch_size = self.batch_size if train else self.eval_batch_size
+        flip = train and self.flip_augment
+        if self.gpu_resident:
+            rank, world = self._rank()
+            return ResidentLoader(to_tensors(arrays, self._device()), batch_size, shuffle=train, flip=flip,
+                                  skeleton=self.skeleton, seed=self.seed, rank=rank, world_size=world)
+        return DataLoader(
+            BatchDataset(arrays, flip=flip), batch_size=batch_size, shuffle=train, collate_fn=keep_batch,
+            num_workers=self.num_workers, pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> Any:
+        return self._loader(self.data_train, train=True)
+
+    def val_dataloader(self) -> Any:
+        return self._loader(self.data_val, train=False)
+
+    def test_dataloader(self) -> Any:
+        return self._loader(self.data_test, train=False)
+
+    def predict_dataloader(self) -> Any:
+        return self._loader(self.data_test, train=False)

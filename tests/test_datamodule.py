@@ -1,0 +1,131 @@
+"""PoseDataModule: synthetic default, splits, CPU DataLoader and device-resident iterators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from ampose.data.arrays import DataError, DataFileNotFoundError
+from ampose.data.datamodule import PoseDataModule, ResidentLoader
+from ampose.data.synthetic import write_synthetic
+from ampose.data.transforms import flip_pose
+
+KEYS = {"pose2d", "pose3d", "action", "subject", "camera", "scene"}
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("synth_dm")
+    write_synthetic(d, seed=0, frames=(20, 30))
+    return d
+
+
+def _dm(root: Path, **kw) -> PoseDataModule:
+    dm = PoseDataModule(dataset="synthetic", root=root, batch_size=64, eval_batch_size=100, **kw)
+    dm.prepare_data()
+    return dm
+
+
+def test_config_instantiates(synth_dir):
+    with initialize_config_dir(str(CONF / "data"), version_base=None):
+        cfg = compose("synthetic", overrides=[f"root={synth_dir}", "num_joints=16", "batch_size=32"])
+    dm = instantiate(cfg)
+    assert isinstance(dm, PoseDataModule) and dm.num_joints == 16 and dm.skeleton.num_joints == 16
+    with initialize_config_dir(str(CONF / "data"), version_base=None):
+        sh = compose("h36m_sh", overrides=[f"root={synth_dir}"])
+    assert sh.num_joints == 16 and sh.keypoints == "data_2d_h36m_sh.npz" and sh.dataset == "h36m"
+
+
+def test_cpu_loaders(synth_dir):
+    dm = _dm(synth_dir, eval_stride=2)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch) == KEYS and batch["pose2d"].shape == (64, 17, 2) and batch["pose3d"].shape == (64, 17, 3)
+    assert batch["pose2d"].dtype == torch.float32 and batch["action"].dtype == torch.int64
+    assert torch.all(batch["pose3d"][:, 0] == 0) and torch.all(batch["scene"] == -1)
+    n_val = sum(len(b["pose2d"]) for b in dm.val_dataloader())
+    assert n_val == len(dm.data_val) and dm.data_val.subjects == ["S9", "S11"]
+    assert len(dm.data_train) > 2 * len(dm.data_val)
+
+
+def test_val_subjects_held_out(synth_dir):
+    dm = _dm(synth_dir, val_subjects=["S8"], keypoints="cpn", num_joints=16)
+    dm.setup("fit")
+    assert dm.data_train.subjects == ["S1", "S5", "S6", "S7"] and dm.data_val.subjects == ["S8"]
+    assert dm.data_train.num_joints == 16
+    dm.setup("test")
+    assert dm.data_test.subjects == ["S9", "S11"]
+
+
+def test_gpu_resident_on_cpu_covers_test_once(synth_dir):
+    dm = _dm(synth_dir, gpu_resident=True)
+    dm.setup("test")
+    loader = dm.test_dataloader()
+    assert isinstance(loader, ResidentLoader)
+    batches = list(loader)
+    assert len(batches) == len(loader)
+    assert all(set(b) == KEYS and b["pose2d"].shape[1:] == (17, 2) and b["pose3d"].shape[1:] == (17, 3) for b in batches)
+    got = torch.cat([b["pose2d"] for b in batches])
+    assert torch.equal(got, torch.from_numpy(dm.data_test.pose2d))
+
+
+def test_resident_shards_and_epochs():
+    n = 1003
+    t = {"pose2d": torch.zeros(n, 17, 2), "pose3d": torch.zeros(n, 17, 3), "action": torch.arange(n)}
+    # evaluation: disjoint shards over 3 ranks cover every sample exactly once
+    seen = torch.cat([b["action"] for r in range(3) for b in ResidentLoader(t, 100, rank=r, world_size=3)])
+    assert torch.equal(torch.sort(seen).values, torch.arange(n))
+    # training: equal shards, disjoint across ranks, a new permutation each epoch
+    loaders = [ResidentLoader(t, 64, shuffle=True, seed=1, rank=r, world_size=2) for r in range(2)]
+    assert len(loaders[0]) == len(loaders[1]) == -(-501 // 64)
+    e0 = [torch.cat([b["action"] for b in ld]) for ld in loaders]
+    assert len(set(e0[0].tolist()) & set(e0[1].tolist())) == 0 and len(e0[0]) == 501
+    e1 = torch.cat([b["action"] for b in loaders[0]])
+    assert not torch.equal(e0[0], e1)
+
+
+def test_flip_augment_on_device_path(synth_dir):
+    dm = _dm(synth_dir, gpu_resident=True, flip_augment=True, seed=3)
+    dm.setup("fit")
+    data = dm.train_dataloader()
+    ref = {k: torch.from_numpy(v) for k, v in dm.data_train.arrays().items()}
+    batch = next(iter(data))
+    # each sample is either an original or its flip, and both occur
+    flipped = 0
+    for i in range(len(batch["pose2d"])):
+        p2 = batch["pose2d"][i]
+        match = (ref["pose2d"] == p2).all(-1).all(-1).nonzero()
+        if len(match) == 0:
+            back = flip_pose(p2[None], dm.skeleton)[0]
+            j = (ref["pose2d"] == back).all(-1).all(-1).nonzero()[0, 0]
+            assert torch.allclose(flip_pose(ref["pose3d"][j][None], dm.skeleton)[0], batch["pose3d"][i])
+            flipped += 1
+    assert 0 < flipped < len(batch["pose2d"])
+
+
+def test_errors(tmp_path, synth_dir):
+    with pytest.raises(DataFileNotFoundError, match="ampose-data synth"):
+        PoseDataModule(dataset="h36m", root=tmp_path).prepare_data()
+    with pytest.raises(DataError, match="dataset must be one of"):
+        PoseDataModule(dataset="coco", root=tmp_path)
+    with pytest.raises(ValueError, match="num_joints"):
+        PoseDataModule(root=tmp_path, num_joints=15)
+    dm = PoseDataModule(dataset="mpi_3dhp", root=synth_dir)
+    with pytest.raises(DataError, match="test-only"):
+        dm.setup("fit")
+
+
+def test_mpi_3dhp_test_split(tmp_path):
+    mod = pytest.importorskip("ampose.data.synthetic_3dhp")
+    mod.write_synthetic_3dhp(tmp_path / "data_test_3dhp.npz", 0)
+    dm = PoseDataModule(dataset="mpi_3dhp", root=tmp_path, num_joints=17, eval_batch_size=500)
+    dm.setup("test")
+    batch = next(iter(dm.test_dataloader()))
+    assert set(batch) == KEYS and (batch["scene"] >= 0).all()
+    assert np.isin(np.unique(dm.data_test.scene), [0, 1, 2]).all()
