@@ -1,0 +1,267 @@
+"""`ampose-bench`: training and inference throughput, latency and memory on this machine.
+
+Prints a table and writes JSON (default experiments/bench/<device>.json). Runs on a CPU too;
+`--tiny` is the CI smoke size (no timing asserts anywhere).
+
+Training throughput is measured on the fast path's own step (data resident on the device,
+batches sampled there, bf16 autocast, fused Adam, optional torch.compile) and, for reference,
+on the paper recipe as the field's repos run it (batch 128, fp32, eager, a CPU DataLoader).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ampose.inference import FastLifter, autocast_for
+from ampose.models import AMPose, count_parameters
+
+SIZES = {
+    "paper": dict(dim=512, depth=5, num_heads=8),
+    "cpu": dict(dim=128, depth=3, num_heads=4),
+    "tiny": dict(dim=16, depth=1, num_heads=2),
+}
+
+
+@dataclass
+class Result:
+    what: str
+    model: str
+    batch: int
+    compiled: bool
+    precision: str
+    value: float
+    unit: str
+    peak_mem_gb: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_reset(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+
+
+def _fake_dataset(n: int, joints: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return (torch.rand(n, joints, 2, generator=g) * 2 - 1).to(device), (torch.randn(n, joints, 3, generator=g) * 0.3).to(device)
+
+
+def bench_train_fast(size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float) -> Result:
+    """Samples/s of the fast training step: on-device sampling, bf16, fused Adam, compile."""
+    torch.manual_seed(0)
+    model = AMPose(**SIZES[size]).to(device).train()
+    fused = device.type == "cuda"
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused)
+    step_model = torch.compile(model) if compile and device.type == "cuda" else model
+    x_all, y_all = _fake_dataset(max(batch * 8, 65536), model.num_joints, device)
+
+    def step() -> torch.Tensor:
+        idx = torch.randint(0, x_all.shape[0], (batch,), device=device)
+        with autocast_for(device, bf16):
+            loss = F.mse_loss(step_model(x_all[idx]).float(), y_all[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return _time_steps(step, device, batch, seconds, Result(
+        "train", size, batch, compile and device.type == "cuda", "bf16" if bf16 and device.type == "cuda" else "fp32",
+        0.0, "samples/s"))
+
+
+def bench_train_paper_recipe(size: str, device: torch.device, seconds: float, batch: int = 128) -> Result:
+    """Samples/s of the paper recipe as usually run: fp32, eager, Adam, CPU DataLoader, batch 128."""
+    torch.manual_seed(0)
+    model = AMPose(**SIZES[size]).to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=2.5e-5)
+    x_all, y_all = _fake_dataset(batch * 512, model.num_joints, torch.device("cpu"))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x_all, y_all), batch_size=batch, shuffle=True, drop_last=True,
+        pin_memory=device.type == "cuda",
+    )
+    it = iter(loader)
+
+    def step() -> torch.Tensor:
+        nonlocal it
+        try:
+            x, y = next(it)
+        except StopIteration:
+            it = iter(loader)
+            x, y = next(it)
+        loss = F.mse_loss(model(x.to(device, non_blocking=True)), y.to(device, non_blocking=True))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return _time_steps(step, device, batch, seconds, Result("train_paper_recipe", size, batch, False, "fp32", 0.0, "samples/s"))
+
+
+def _time_steps(step, device: torch.device, batch: int, seconds: float, result: Result) -> Result:
+    for _ in range(3):  # warm-up (and compilation)
+        step()
+    _sync(device)
+    _peak_reset(device)
+    n, t0 = 0, time.perf_counter()
+    while True:
+        for _ in range(5):
+            step()
+        n += 5
+        _sync(device)
+        if time.perf_counter() - t0 > seconds:
+            break
+    result.value = n * batch / (time.perf_counter() - t0)
+    result.peak_mem_gb = _peak(device)
+    return result
+
+
+def bench_inference(size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float) -> Result:
+    model = AMPose(**SIZES[size])
+    lifter = FastLifter(model, device=device, bf16=bf16, compile=compile, cuda_graph=False)
+    x = _fake_dataset(batch, model.num_joints, device)[0]
+    return _time_steps(lambda: lifter(x, batch_size=batch), device, batch, seconds, Result(
+        "inference", size, batch, compile and device.type == "cuda",
+        "bf16" if bf16 and device.type == "cuda" else "fp32", 0.0, "poses/s"))
+
+
+def bench_latency(size: str, device: torch.device, cuda_graph: bool, bf16: bool, repeats: int) -> Result:
+    """Median wall-clock latency of one pose, host tensor in, result on the host."""
+    model = AMPose(**SIZES[size])
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    lifter = FastLifter(model, device=device, bf16=bf16, cuda_graph=cuda_graph)
+    x = torch.rand(model.num_joints, 2)
+    times = []
+    for i in range(repeats + 10):
+        t0 = time.perf_counter()
+        lifter.single(x).cpu()
+        if i >= 10:
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    graph = cuda_graph and device.type == "cuda"
+    return Result("latency_single_pose", size, 1, False, "bf16" if bf16 and device.type == "cuda" else "fp32",
+                  times[len(times) // 2] * 1e3, "ms", extra={"cuda_graph": graph, "p90_ms": times[int(0.9 * len(times))] * 1e3})
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    cuda = device.type == "cuda"
+    secs = args.seconds
+    results: list[Result] = []
+
+    def add(r: Result) -> None:
+        results.append(r)
+        print(_row(r), flush=True)
+
+    precisions = [(False, False), (False, True), (True, True)] if cuda else [(False, False)]
+    sizes = ["tiny"] if args.tiny else (["paper", "cpu"] if cuda else ["cpu", "paper"])
+    for size in sizes:
+        big = cuda and size == "paper"
+        train_batches = [128, 1024] if args.tiny or not big else [1024, 4096, 8192, 16384]
+        infer_batches = [1, 256] if args.tiny else ([256, 4096, 65536] if cuda else [1, 256, 4096])
+        add(bench_train_paper_recipe(size, device, secs))
+        for b in train_batches:
+            for compile_, bf16 in precisions:
+                add(bench_train_fast(size, b, device, compile_, bf16, secs))
+        for b in infer_batches:
+            for compile_, bf16 in precisions:
+                add(bench_inference(size, b, device, compile_, bf16, secs))
+        for graph in ([False, True] if cuda else [False]):
+            add(bench_latency(size, device, graph, bf16=cuda, repeats=20 if args.tiny else 200))
+    return results
+
+
+def profile_train_step(size: str, batch: int, compile: bool, steps: int = 10) -> str:
+    """torch.profiler table of the fast training step (where the time goes)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = AMPose(**SIZES[size]).to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    fwd = torch.compile(model) if compile and device.type == "cuda" else model
+    x, y = _fake_dataset(batch, model.num_joints, device)
+
+    def step() -> None:
+        with autocast_for(device, True):
+            loss = F.mse_loss(fwd(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    _sync(device)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        for _ in range(steps):
+            step()
+        _sync(device)
+    key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=25)
+
+
+def _row(r: Result) -> str:
+    mem = f"{r.peak_mem_gb:6.2f} GB" if r.peak_mem_gb is not None else "      -  "
+    return (f"{r.what:20s} {r.model:6s} batch {r.batch:6d} {'compiled' if r.compiled else 'eager   '} {r.precision:5s} "
+            f"{r.value:12.1f} {r.unit:10s} {mem} {r.extra or ''}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tiny", action="store_true", help="CI smoke size: tiny model, few steps")
+    p.add_argument("--cpu", action="store_true", help="measure on the CPU even when a GPU is present")
+    p.add_argument("--seconds", type=float, default=None, help="seconds per measurement")
+    p.add_argument("--out", type=Path, default=None, help="JSON output (default experiments/bench/<device>.json)")
+    p.add_argument("--profile", action="store_true", help="print a torch.profiler table of the fast step and exit")
+    p.add_argument("--profile-batch", type=int, default=8192)
+    args = p.parse_args(argv)
+    if args.profile:
+        for compile_ in (False, True):
+            print(f"== profile: paper size, batch {args.profile_batch}, bf16, compile={compile_}")
+            print(profile_train_step("paper" if torch.cuda.is_available() else "cpu", args.profile_batch, compile_))
+        return
+    args.seconds = args.seconds if args.seconds is not None else (0.2 if args.tiny else 3.0)
+    device_name = torch.cuda.get_device_name() if torch.cuda.is_available() and not args.cpu else f"cpu-{os.cpu_count()}cores"
+    t0 = time.time()
+    results = run(args)
+    paper = [r for r in results if r.model == "paper"]
+    summary = {}
+    if paper:
+        recipe = max((r.value for r in paper if r.what == "train_paper_recipe"), default=None)
+        fast = max((r.value for r in paper if r.what == "train"), default=None)
+        if recipe and fast:
+            summary = {"paper_recipe_samples_per_s": recipe, "best_fast_samples_per_s": fast, "speedup": fast / recipe}
+            print(f"training speed-up over the paper recipe: {fast / recipe:.1f}x ({fast:,.0f} vs {recipe:,.0f} samples/s)")
+    record = {
+        "device": device_name, "torch": torch.__version__, "python": platform.python_version(),
+        "params": {k: count_parameters(AMPose(**v)) for k, v in SIZES.items()},
+        "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0, "summary": summary,
+        "results": [asdict(r) for r in results],
+    }
+    out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{'_tiny' if args.tiny else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
