@@ -129,3 +129,39 @@ def test_mpi_3dhp_test_split(tmp_path):
     batch = next(iter(dm.test_dataloader()))
     assert set(batch) == KEYS and (batch["scene"] >= 0).all()
     assert np.isin(np.unique(dm.data_test.scene), [0, 1, 2]).all()
+
+
+class _Tiny(__import__("pytorch_lightning").LightningModule):
+    """Linear lifter, just enough to drive the loaders through a Trainer."""
+
+    def __init__(self, j: int = 17) -> None:
+        super().__init__()
+        self.net = torch.nn.Linear(j * 2, j * 3)
+        self.seen = 0
+
+    def _step(self, batch):
+        pred = self.net(batch["pose2d"].flatten(1)).view_as(batch["pose3d"])  # (B, J, 3)
+        return (pred - batch["pose3d"]).square().mean()
+
+    def training_step(self, batch, _):
+        return self._step(batch)
+
+    def test_step(self, batch, _):
+        self.seen += len(batch["pose2d"])
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+@pytest.mark.parametrize("resident", [True, False])
+def test_through_trainer(synth_dir, resident):
+    import pytorch_lightning as pl
+
+    dm = _dm(synth_dir, gpu_resident=resident, eval_stride=3)
+    model = _Tiny()
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=3, limit_val_batches=0,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(model, datamodule=dm)
+    trainer.test(model, datamodule=dm, verbose=False)
+    assert model.seen == len(dm.data_test)
