@@ -53,3 +53,40 @@ class TinyDataModule(pl.LightningDataModule):
 @pytest.fixture
 def tiny_dm():
     return TinyDataModule
+
+
+# ----------------------------------------------------------------------------- real configs
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory):
+    """One synthetic dataset for the whole session (generated on first use by the DataModule)."""
+    import os
+
+    shared = os.environ.get("AMPOSE_TEST_DATA_DIR")  # reuse across sessions if set
+    return shared or str(tmp_path_factory.mktemp("synthetic"))
+
+
+# A real-config run shrunk to seconds on CPU: tiny network, small batches, no pictures.
+SHRINK = ["data.batch_size=64", "data.eval_batch_size=512", "num_pictures=0"]
+SHRINK_NET = {
+    "mlp": ["model.net.width=32"],
+    "pure_gcn": ["model.net.dim=16", "model.net.depth=1"],
+    "default": ["model.net.dim=16", "model.net.depth=1", "model.net.num_heads=2"],
+}
+
+
+def shrink_overrides(overrides) -> list[str]:
+    """SHRINK plus the network shrink that fits the chosen model."""
+    model = next((o.split("=", 1)[1] for o in overrides if o.startswith("model=")), "default")
+    return [*SHRINK, *SHRINK_NET.get(model, SHRINK_NET["default"])]
+
+
+@pytest.fixture
+def compose_train(tmp_path, synthetic_root):
+    """compose_train(*overrides) -> the real train config, shrunk, writing under tmp_path."""
+    from ampose.train import compose_config
+
+    def make(*overrides: str, shrink: bool = True):
+        ov = [f"data.root={synthetic_root}", *(shrink_overrides(overrides) if shrink else []), *overrides]
+        return compose_config("train", ov, output_dir=tmp_path / "run")
+
+    return make

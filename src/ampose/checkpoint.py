@@ -74,6 +74,7 @@ def load_lit_module(path: str | Path, map_location: Any = "cpu", weights_only: b
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not match the stored model configuration: "
                               f"{str(e).splitlines()[0]}") from e
+    lit.data_config = ckpt["ampose"].get("data")
     return lit.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
 
 

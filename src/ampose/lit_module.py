@@ -150,6 +150,7 @@ class LiftingModule(pl.LightningModule):
         self.test_metrics = PoseMetrics(self.num_joints, procrustes=True)
         self.val_mpjpe_best = MinMetric()
         self.test_results: dict[str, Any] = {}
+        self.data_config: dict[str, Any] | None = None  # set by ampose-train, saved in checkpoints
 
     # ------------------------------------------------------------------ forward
     def forward(self, pose2d: Tensor) -> Tensor:
@@ -293,8 +294,10 @@ class LiftingModule(pl.LightningModule):
             optimizer.step(closure=optimizer_closure)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Mark the checkpoint as ampose's (``ampose.checkpoint`` checks this)."""
+        """Mark the checkpoint as ampose's (``ampose.checkpoint`` checks this); keep the data
+        config of the run (``ampose-eval`` tests on it unless told otherwise)."""
         from ampose import __version__
 
         checkpoint["ampose"] = {"version": __version__, "num_joints": self.num_joints,
-                                "net_class": type(self.net).__name__}
+                                "net_class": type(self.net).__name__,
+                                "data": getattr(self, "data_config", None)}

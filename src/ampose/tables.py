@@ -1,0 +1,94 @@
+"""The paper's result tables as text: Table 1 (Human3.6M, per action) and Table 3 (MPI-INF-3DHP).
+
+Input is ``LiftingModule.test_results``; output is markdown (printed) and CSV (files).
+Missing values (an action or a scene without frames) print as "n/a", never as a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from ampose.data.actions import ACTIONS
+from ampose.metrics import SCENES
+
+Table = tuple[list[str], list[list[str]]]
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{float(value):.{digits}f}"
+
+
+def h36m_table(results: dict[str, Any]) -> Table:
+    """Table 1 layout: Protocol 1 (MPJPE) and 2 (P-MPJPE) rows, 15 action columns, the
+    action-wise average (the reported number), and the frame-wise mean, labelled as such."""
+    header = ["Protocol", *ACTIONS, "Avg", "Avg (frame-wise)"]
+    rows = []
+    for label, key in (("P1 MPJPE (mm)", "mpjpe"), ("P2 P-MPJPE (mm)", "p_mpjpe")):
+        per = results["per_action"][key]
+        rows.append([label, *(_fmt(per.get(a)) for a in ACTIONS),
+                     _fmt(results[f"{key}_action"]), _fmt(results[key])])
+    return header, rows
+
+
+def mpi_table(results: dict[str, Any]) -> Table:
+    """Table 3 layout: PCK per scene (GS, noGS, outdoor), overall PCK and AUC, in percent."""
+    pck = results.get("pck") or {}
+    header = [*SCENES, "PCK", "AUC"]
+    row = [*(_fmt(pck.get(f"pck_{s}")) for s in SCENES), _fmt(pck.get("pck")), _fmt(pck.get("auc"))]
+    return header, [row]
+
+
+def to_markdown(table: Table) -> str:
+    """A GitHub-markdown table."""
+    header, rows = table
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_csv(table: Table, path: str | Path) -> Path:
+    """Write the table as CSV; returns the path."""
+    path = Path(path)
+    header, rows = table
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def result_tables(results: dict[str, Any]) -> dict[str, Table]:
+    """The tables that apply: ``h36m`` when any action has frames, ``3dhp`` when scenes do."""
+    tables: dict[str, Table] = {}
+    if any(not math.isnan(v) for v in results["per_action"]["mpjpe"].values()):
+        tables["h36m"] = h36m_table(results)
+    if results.get("pck"):
+        tables["3dhp"] = mpi_table(results)
+    return tables
+
+
+TITLES = {"h36m": "Human3.6M (paper Table 1 layout; action-wise average, mm)",
+          "3dhp": "MPI-INF-3DHP (paper Table 3 layout; PCK@150 mm and AUC, %, 14 joints)"}
+
+
+def report(results: dict[str, Any], out_dir: str | Path | None = None, title: str = "") -> str:
+    """Markdown text of every applicable table (plus the frame-wise summary); with ``out_dir``,
+    also writes ``results.md`` and ``table_<name>.csv`` there."""
+    parts = [f"# {title}" if title else "# Test results"]
+    parts.append(f"Frame-wise: MPJPE {_fmt(results['mpjpe'])} mm, P-MPJPE {_fmt(results['p_mpjpe'])} mm")
+    tables = result_tables(results)
+    for name, table in tables.items():
+        parts += [f"## {TITLES[name]}", to_markdown(table)]
+    text = "\n\n".join(parts) + "\n"
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.md").write_text(text)
+        for name, table in tables.items():
+            write_csv(table, out / f"table_{name}.csv")
+    return text

@@ -1,0 +1,276 @@
+"""`ampose-train` (also `python -m ampose.train`): train, test the best checkpoint, print the tables.
+
+    ampose-train                                   # CPU-sized default on synthetic data
+    ampose-train experiment=h36m_cpn17 data.root=DIR
+    ampose-train -m sweep=example
+
+Configs live in the repository's top-level ``conf/`` (see :func:`find_config_dir`). Outputs go
+to Hydra's run directory: checkpoints/, csv/, wandb/, results.md, table_*.csv, metrics.json.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import math
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger("ampose.train")
+
+
+# ----------------------------------------------------------------------------------- config
+def find_config_dir() -> Path:
+    """The Hydra config folder: $AMPOSE_CONFIG_DIR, else ``conf/`` of the source checkout."""
+    env = os.environ.get("AMPOSE_CONFIG_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "conf"
+    if not (path / "train.yaml").is_file():
+        raise FileNotFoundError(
+            f"ampose's Hydra configs were not found at {path}. Install ampose from a source "
+            "checkout (`pip install -e .`, the configs stay in its conf/), or set "
+            "AMPOSE_CONFIG_DIR to a folder holding train.yaml and eval.yaml.")
+    return path
+
+
+def compose_config(config_name: str = "train", overrides: Sequence[str] = (),
+                   output_dir: str | Path | None = None) -> DictConfig:
+    """Compose a config outside a Hydra app (notebooks, tests), ready for :func:`train`.
+
+    ``output_dir`` stands in for Hydra's run directory (default: a fresh folder under outputs/).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(find_config_dir()), version_base="1.3"):
+        cfg = compose(config_name, overrides=list(overrides), return_hydra_config=True)
+    out = Path(output_dir) if output_dir else Path("outputs") / "notebook" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(out.resolve())
+        cfg.hydra.runtime.cwd = os.getcwd()
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def _hydra_runtime() -> tuple[bool, Any]:
+    """(is multirun, hydra config or None)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return False, None
+    hc = HydraConfig.get()
+    return hc.mode == RunMode.MULTIRUN, hc
+
+
+# ---------------------------------------------------------------------------------- loggers
+def wandb_offline() -> bool:
+    """W&B offline unless the user is logged in (WANDB_API_KEY, or api.wandb.ai in ~/.netrc);
+    WANDB_MODE=offline/disabled forces offline and WANDB_MODE=online forces online."""
+    mode = os.environ.get("WANDB_MODE", "").lower()
+    if mode in ("offline", "dryrun", "disabled"):
+        return True
+    if mode == "online" or os.environ.get("WANDB_API_KEY"):
+        return False
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return "api.wandb.ai" not in netrc.read_text()
+    except OSError:
+        return True
+
+
+def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train") -> list[Any]:
+    """Loggers of the ``logger`` group. W&B is skipped with a warning when the package is
+    missing (a CSV logger is then added if none is configured); ``import wandb`` stays lazy."""
+    from hydra.utils import instantiate
+
+    loggers: list[Any] = []
+    entries = [v for v in (cfg or {}).values() if isinstance(v, DictConfig) and "_target_" in v]
+    multirun, hc = _hydra_runtime()
+    for entry in entries:
+        if entry._target_.endswith("WandbLogger"):
+            if importlib.util.find_spec("wandb") is None:
+                warnings.warn("wandb is not installed: logging to CSV only", stacklevel=2)
+                if not any(e._target_.endswith("CSVLogger") for e in entries):
+                    from pytorch_lightning.loggers import CSVLogger
+
+                    loggers.append(CSVLogger(save_dir=entry.save_dir, name="csv", version=""))
+                continue
+            extra: dict[str, Any] = {}
+            if entry.get("offline") is None:
+                extra["offline"] = wandb_offline()
+            if entry.get("group") is None and multirun:
+                extra["group"] = f"{task_name}-{Path(hc.sweep.dir).name}"
+            if entry.get("name") is None:
+                extra["name"] = f"{task_name}-{hc.job.num}" if multirun else task_name
+            loggers.append(instantiate(entry, **extra))
+        else:
+            loggers.append(instantiate(entry))
+    return loggers
+
+
+def instantiate_callbacks(cfg: DictConfig | None, have_logger: bool) -> list[pl.Callback]:
+    """Callbacks of the ``callbacks`` group (the LR monitor only when something logs)."""
+    from hydra.utils import instantiate
+
+    out = []
+    for entry in (cfg or {}).values():
+        if not isinstance(entry, DictConfig) or "_target_" not in entry:
+            continue
+        if entry._target_.endswith("LearningRateMonitor") and not have_logger:
+            continue
+        out.append(instantiate(entry))
+    return out
+
+
+def log_hyperparameters(cfg: DictConfig, lit: pl.LightningModule, trainer: pl.Trainer) -> None:
+    """Send the resolved config, the parameter counts and the seed to every logger."""
+    if not trainer.loggers:
+        return
+    hparams = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "model", "trainer")
+               if cfg.get(k) is not None}
+    params = list(lit.net.parameters())
+    hparams["model/params/total"] = sum(p.numel() for p in params)
+    hparams["model/params/trainable"] = sum(p.numel() for p in params if p.requires_grad)
+    for key in ("task_name", "tags", "seed", "ckpt_path"):
+        hparams[key] = OmegaConf.to_container(cfg[key]) if OmegaConf.is_config(cfg.get(key)) else cfg.get(key)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(hparams)
+
+
+def finish_wandb() -> None:
+    """End the W&B run of this job (so that each multirun job is its own run)."""
+    import sys
+
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
+
+
+# ------------------------------------------------------------------------------- pictures
+def save_pictures(lit: Any, datamodule: Any, out_dir: Path, count: int, loggers: Sequence[Any]) -> list[Path]:
+    """PNGs of a few test predictions against the truth (and to W&B when it logs)."""
+    if count <= 0:
+        return []
+    try:
+        from ampose import viz
+    except ImportError as e:  # matplotlib missing: pictures are optional
+        log.warning("no skeleton pictures: %s", e)
+        return []
+    batch = next(iter(datamodule.test_dataloader()))
+    n = min(count, len(batch["pose2d"]))
+    idx = torch.linspace(0, len(batch["pose2d"]) - 1, n).long()
+    lit.eval()
+    with torch.no_grad():
+        pose2d = batch["pose2d"][idx].to(lit.device)
+        pred = lit.predict_3d(pose2d).float().cpu().numpy()
+    gt = batch["pose3d"][idx].cpu().numpy()
+    paths = [viz.save_pose_png(out_dir / "pictures" / f"test_{i}.png", pose2d[k].cpu().numpy(), pred[k], gt[k],
+                               title=f"test sample {int(i)}")
+             for k, i in enumerate(idx.tolist())]
+    for logger in loggers:
+        if type(logger).__name__ == "WandbLogger":
+            logger.log_image(key="test/pictures", images=[str(p) for p in paths])
+    return paths
+
+
+# ------------------------------------------------------------------------------- summary
+def write_results(lit: Any, out_dir: Path, title: str, extra: dict[str, Any] | None = None) -> str:
+    """Print-ready tables (also written as results.md, table_*.csv, metrics.json)."""
+    from ampose.tables import report
+
+    text = report(lit.test_results, out_dir, title=title)
+    record = {"test_results": lit.test_results, **(extra or {})}
+    (out_dir / "metrics.json").write_text(json.dumps(record, indent=2, default=float))
+    return text
+
+
+def get_metric_value(metrics: dict[str, Any], name: str | None) -> float | None:
+    """The value returned to sweepers."""
+    if not name:
+        return None
+    if name not in metrics:
+        raise KeyError(f"optimized_metric {name!r} was not logged; logged: {sorted(metrics)}")
+    return float(metrics[name])
+
+
+# --------------------------------------------------------------------------------- train
+def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
+    """Fit and test as the config says. Returns (logged metrics, objects)."""
+    from hydra.utils import instantiate
+
+    start = time.time()
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    log.info("data: %s", cfg.data._target_)
+    datamodule = instantiate(cfg.data)
+    lit = instantiate(cfg.model)
+    lit.data_config = OmegaConf.to_container(cfg.data, resolve=True)  # stored in checkpoints
+    loggers = instantiate_loggers(cfg.get("logger"), cfg.get("task_name", "train"))
+    callbacks = instantiate_callbacks(cfg.get("callbacks"), have_logger=bool(loggers))
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    log_hyperparameters(cfg, lit, trainer)
+
+    if cfg.get("train", True):
+        trainer.fit(lit, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics: dict[str, float] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+
+    text = ""
+    if cfg.get("test", True):
+        test_dm = instantiate(cfg.test_data) if cfg.get("test_data") else datamodule
+        if not best:
+            log.warning("no best checkpoint (fast_dev_run or no checkpoint callback): testing the current weights")
+        trainer.test(lit, datamodule=test_dm, ckpt_path=best or None)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        save_pictures(lit, test_dm, out_dir, int(cfg.get("num_pictures", 0)), trainer.loggers)
+        text = write_results(lit, out_dir, title=f"{cfg.task_name}: test results of {best or 'the final weights'}",
+                             extra={"best_checkpoint": best, "logged": metrics})
+
+    params = sum(p.numel() for p in lit.net.parameters())
+    summary = [
+        "", "=" * 80,
+        f"ampose {cfg.task_name}: {type(lit.net).__name__} with {params:,} parameters, "
+        f"{trainer.current_epoch} epochs in {time.time() - start:.0f} s",
+    ]
+    if "val/mpjpe_best" in metrics:
+        summary.append(f"best val/mpjpe {metrics['val/mpjpe_best']:.2f} mm -> {best or '(not saved)'}")
+    for k in ("test/mpjpe", "test/p_mpjpe", "test/mpjpe_action", "test/p_mpjpe_action", "test/pck", "test/auc"):
+        if k in metrics and not math.isnan(metrics[k]):
+            summary.append(f"{k:22s} {metrics[k]:8.2f}")
+    summary += [text, f"outputs: {out_dir}", "=" * 80]
+    print("\n".join(summary), flush=True)
+    return metrics, {"lit": lit, "trainer": trainer, "datamodule": datamodule, "best": best}
+
+
+def _task(cfg: DictConfig) -> float | None:
+    try:
+        metrics, _ = train(cfg)
+    finally:
+        finish_wandb()
+    return get_metric_value(metrics, cfg.get("optimized_metric"))
+
+
+def main() -> None:
+    """Console entry point (`ampose-train`)."""
+    import hydra
+
+    hydra.main(config_path=str(find_config_dir()), config_name="train", version_base="1.3")(_task)()
+
+
+if __name__ == "__main__":
+    main()

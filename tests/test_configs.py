@@ -1,0 +1,83 @@
+"""The real Hydra configs: every group composes, and fast_dev_run trains every block and baseline."""
+
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from ampose.lit_module import LiftingModule
+from ampose.models import count_parameters
+from ampose.train import find_config_dir, train
+
+CONF = find_config_dir()
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+BLOCKS = sorted(p.stem for p in (CONF / "model" / "block").glob("*.yaml"))
+BASELINES = ["pure_transformer", "pure_gcn", "mlp"]
+
+
+def test_default_config_wiring(compose_train):
+    cfg = compose_train(shrink=False)
+    assert cfg.model.net.num_joints == cfg.data.num_joints == 17  # interpolated from the data
+    assert cfg.data._target_ == "ampose.data.datamodule.PoseDataModule"
+    assert cfg.callbacks.model_checkpoint.monitor == "val/mpjpe" and cfg.callbacks.model_checkpoint.mode == "min"
+    assert cfg.callbacks.model_checkpoint.save_last
+    lit = instantiate(cfg.model)
+    assert isinstance(lit, LiftingModule) and lit.hparams["net"]["block"]["_target_"].endswith("OursBlock")
+    assert lit.hparams["scheduler"]["gamma"] == 0.98
+
+
+def test_paper_model_is_one_override_away(compose_train):
+    cfg = compose_train("model=ampose_paper", shrink=False)
+    lit = instantiate(cfg.model)
+    assert 18.0e6 < count_parameters(lit.net) < 18.8e6
+    assert lit.hparams["optimizer"]["lr"] == 2.5e-5
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiments_compose(compose_train, name):
+    if name == "h36m_to_3dhp" and not (CONF / "data" / "mpi_3dhp.yaml").is_file():
+        pytest.skip("conf/data/mpi_3dhp.yaml not written yet")
+    cfg = compose_train(f"experiment={name}", "data.root=/nonexistent", "+test_data.root=/x" if name == "h36m_to_3dhp"
+                        else "seed=1", shrink=False)
+    OmegaConf.to_container(cfg.model, resolve=True)
+    OmegaConf.to_container(cfg.data, resolve=True)
+    if name in ("paper", "h36m_cpn17"):
+        assert cfg.data.keypoints == "cpn" and cfg.data.batch_size == 128 and cfg.trainer.max_epochs == 50
+        assert cfg.model.optimizer.lr == 2.5e-5 and cfg.model.net.dim == 512
+    if name == "block_ablation":
+        assert set(cfg.hydra.sweeper.params["model/block"].split(",")) == set(BLOCKS)
+    if name == "h36m_to_3dhp":
+        assert cfg.test_data.dataset == "mpi_3dhp" and cfg.test_data.num_joints == cfg.data.num_joints
+
+
+def test_sweep_and_eval_compose(compose_train):
+    cfg = compose_train("sweep=example", shrink=False)
+    assert set(cfg.hydra.sweeper.params) == {"model.net.depth", "model.net.dim", "data.num_joints", "model/block"}
+    from ampose.train import compose_config
+
+    ev = compose_config("eval", ["ckpt_path=x.ckpt"])
+    assert ev.get("data") is None and ev.ckpt_path == "x.ckpt"
+
+
+@pytest.mark.parametrize("override", [f"model/block={b}" for b in BLOCKS] + [f"model={m}" for m in BASELINES])
+def test_fast_dev_run_every_block_and_baseline(compose_train, override):
+    cfg = compose_train(override, "debug=default")
+    metrics, objs = train(cfg)
+    assert metrics["test/mpjpe"] > 0 and "val/mpjpe" in metrics
+    if override.startswith("model/block="):
+        assert objs["lit"].hparams["net"]["block"]["_target_"].split(".")[-1] == \
+            OmegaConf.load(CONF / "model" / "block" / f"{override.split('=')[1]}.yaml")._target_.split(".")[-1]
+
+
+def test_sixteen_joints_through_the_config(compose_train):
+    cfg = compose_train("data.num_joints=16", "debug=default", "model.flip_test=true")
+    metrics, objs = train(cfg)
+    assert objs["lit"].num_joints == 16 and metrics["test/mpjpe"] > 0
+
+
+def test_missing_config_dir_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("AMPOSE_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="AMPOSE_CONFIG_DIR"):
+        find_config_dir()
+    assert (Path(__file__).parents[1] / "conf" / "train.yaml").is_file()
