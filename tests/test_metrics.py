@@ -154,3 +154,11 @@ def test_pose_metrics_container():
     assert not m.pck.has_scenes()
     m.reset()
     assert math.isnan(m.mpjpe.compute().item())
+
+
+def test_pck_joints_agree_with_the_3dhp_reader():
+    """Our one constant matches the joint sets derived from the official evaluation code."""
+    from ampose.data import mpi_3dhp
+
+    for j in (16, 17):
+        assert tuple(pck_joints(j)) == tuple(mpi_3dhp.PCK_JOINTS[j])

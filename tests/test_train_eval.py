@@ -1,0 +1,119 @@
+"""End to end through the real configs: train -> checkpoint -> ampose-eval, multirun, W&B offline."""
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ampose.tables import h36m_table, mpi_table, report
+from ampose.train import compose_config, finish_wandb, instantiate_loggers, train, wandb_offline
+
+from conftest import shrink_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ["trainer.max_epochs=1", "trainer.limit_train_batches=4", "data.eval_stride=40", "logger=csv"]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(AMPOSE_OUTPUT_DIR=str(tmp_path / "outputs"), HOME=str(tmp_path), WANDB_MODE="offline",
+               PYTHONWARNINGS="ignore")
+    return env
+
+
+def test_train_checkpoint_eval_reproduces_logged_test_metrics(compose_train, tmp_path):
+    cfg = compose_train(*QUICK, "num_pictures=2")
+    metrics, objs = train(cfg)
+    out = Path(cfg.paths.output_dir)
+    best = Path(objs["best"])
+    assert best.is_file() and best.parent == out / "checkpoints" and (out / "checkpoints" / "last.ckpt").is_file()
+    assert (out / "results.md").is_file() and (out / "table_h36m.csv").is_file()
+    assert len(list((out / "pictures").glob("*.png"))) == 2
+    assert (out / "csv" / "metrics.csv").is_file()
+    header = (out / "table_h36m.csv").read_text().splitlines()[0].split(",")
+    assert header[1:16] == ["Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing",
+                            "Purchases", "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking",
+                            "WalkTogether"]
+
+    # The documented CLI, in a fresh process, with nothing but the checkpoint.
+    run_dir = tmp_path / "eval"
+    proc = subprocess.run([sys.executable, "-m", "ampose.eval", f"ckpt_path={best}", f"hydra.run.dir={run_dir}"],
+                          cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "P1 MPJPE (mm)" in proc.stdout and "Avg (frame-wise)" in proc.stdout
+    logged = json.loads((run_dir / "metrics.json").read_text())["logged"]
+    for key in ("test/mpjpe", "test/p_mpjpe", "test/mpjpe_action", "test/p_mpjpe_action"):
+        assert logged[key] == pytest.approx(metrics[key], rel=1e-5), key
+
+
+def test_multirun_two_jobs(synthetic_root, tmp_path):
+    sweep = tmp_path / "multirun"
+    cmd = [sys.executable, "-m", "ampose.train", "-m", "debug=default", f"data.root={synthetic_root}",
+           *shrink_overrides([]), "model/block=ours,convnext", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for job in ("0", "1"):
+        assert (sweep / job / "results.md").is_file(), job
+    assert "convnext" in (sweep / "1" / ".hydra" / "overrides.yaml").read_text()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="wandb is not installed")
+def test_wandb_offline_run_directory_without_network(compose_train, monkeypatch, tmp_path):
+    for k in [k for k in os.environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc: not logged in
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # any network attempt would fail
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    assert wandb_offline()
+    cfg = compose_train("trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+                        "trainer.limit_test_batches=1", "callbacks=none", "logger=wandb", "num_pictures=1")
+    try:
+        train(cfg)
+    finally:
+        finish_wandb()
+    runs = list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))
+    assert runs, "no offline W&B run directory"
+
+
+def test_without_wandb_the_default_logger_degrades_to_csv(monkeypatch, tmp_path):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    cfg = compose_config("train", ["logger=wandb"], output_dir=tmp_path)
+    with pytest.warns(UserWarning, match="wandb is not installed"):
+        loggers = instantiate_loggers(cfg.logger)
+    assert [type(lg).__name__ for lg in loggers] == ["CSVLogger"]
+
+
+def test_wandb_offline_decision(monkeypatch, tmp_path):
+    for k in [k for k in os.environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    assert wandb_offline()
+    (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password x\n")
+    assert not wandb_offline()
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert wandb_offline()
+    monkeypatch.setenv("WANDB_MODE", "")
+    monkeypatch.setenv("WANDB_API_KEY", "k")
+    (tmp_path / "netrc").unlink()
+    assert not wandb_offline()
+
+
+def test_tables_say_na_for_missing_values(tmp_path):
+    nan = math.nan
+    res = {"mpjpe": 40.0, "p_mpjpe": 30.0, "mpjpe_action": 41.0, "p_mpjpe_action": 31.0,
+           "per_action": {"mpjpe": {"Sitting": 50.0, "SittingDown": nan}, "p_mpjpe": {"Sitting": 35.0}},
+           "pck": {"pck": 87.0, "auc": 54.7, "pck_GS": 86.0, "pck_noGS": nan}}
+    header, rows = h36m_table(res)
+    assert rows[0][header.index("Sitting")] == "50.0" and rows[0][header.index("SittingDown")] == "n/a"
+    assert rows[0][-2:] == ["41.0", "40.0"]
+    header, rows = mpi_table(res)
+    assert header == ["GS", "noGS", "outdoor", "PCK", "AUC"] and rows[0] == ["86.0", "n/a", "n/a", "87.0", "54.7"]
+    text = report(res, tmp_path)
+    assert "n/a" in text and (tmp_path / "table_3dhp.csv").is_file() and (tmp_path / "table_h36m.csv").is_file()
