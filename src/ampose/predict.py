@@ -249,6 +249,7 @@ def lift_detailed(
     confidence_threshold: float = 0.3,
     flip: bool = False,
     bf16: bool = False,
+    _stacklevel: int = 2,
 ) -> LiftResult:
     """``lift`` with the 2D input used and the fill report; see ``lift`` for the arguments."""
     frame_ids: list[Any]
@@ -276,7 +277,7 @@ def lift_detailed(
     skel = skeleton_for(num_joints)
     pose2d, report = fill_missing(joints[..., :2], skel.parents)
     if report.count:
-        warnings.warn(report.message(), MissingKeypointsWarning, stacklevel=3)
+        warnings.warn(report.message(), MissingKeypointsWarning, stacklevel=_stacklevel)
     confidence = np.where(report.missing, 0.0, joints[..., 2])
 
     x = normalize_screen(pose2d, w, h).astype(np.float32)  # (T, J, 2)
@@ -319,7 +320,7 @@ def lift(
     Output is camera-frame (x right, y down, z forward), the root joint exactly zero.
     """
     return lift_detailed(keypoints, layout, image_size, model, ckpt_path, batch_size, device,
-                         confidence_threshold, flip, bf16).poses3d
+                         confidence_threshold, flip, bf16, _stacklevel=3).poses3d
 
 
 # ----------------------------------------------------------------------------------------- CLI

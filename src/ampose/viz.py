@@ -60,7 +60,7 @@ class _PoseFigure:
         self.fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
         n = 1 + int(has2d) + int(has_gt)
-        self.fig.subplots_adjust(left=0.02, right=0.98, bottom=0.04, top=0.86, wspace=0.08)
+        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.06, top=0.86, wspace=0.12)
         self.ax2d = None
         self.lines: dict[str, list] = {}
         col = 1
