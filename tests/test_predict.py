@@ -92,6 +92,9 @@ def test_wrong_joint_count_and_unreadable_file(tmp_path):
     (tmp_path / "bad.npy").write_bytes(b"not a numpy file")
     with pytest.raises(KeypointError, match="cannot read keypoints"):
         read_keypoints(tmp_path / "bad.npy")
+    np.save(tmp_path / "flat.npy", np.zeros((5, 17)))
+    with pytest.raises(KeypointError, match=r"shape \(T, J, 2 or 3\), got \(5, 17\)"):
+        read_keypoints(tmp_path / "flat.npy")
     with pytest.raises(KeypointError, match="no such file"):
         read_keypoints(tmp_path / "missing.json")
     with pytest.raises(KeypointError, match="image_size"):

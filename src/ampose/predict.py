@@ -127,7 +127,8 @@ def read_keypoints(path: PathLike) -> Keypoints:
     """Read (T, K, 2|3) keypoints from .npy, .npz (key ``keypoints`` or the only array) or JSON.
 
     JSON: the COCO results format (a list of ``{"image_id", "keypoints": [x, y, c, ...]}``; with
-    several people per image the highest ``score`` is kept; frames sorted by numeric image_id),
+    several people per image the highest ``score`` (else the first) is kept; frames sorted by
+    numeric image_id, else in file order; ``null`` coordinates count as missing),
     a COCO annotation file, or a plain nested array.
     """
     p = Path(path)
@@ -155,12 +156,19 @@ def read_keypoints(path: PathLike) -> Keypoints:
         raise
     except Exception as e:  # noqa: BLE001 - any parse failure becomes one clear line
         raise KeypointError(f"cannot read keypoints from {p}: {type(e).__name__}: {e}") from None
-    kp.data = np.asarray(kp.data, dtype=np.float64)
-    if kp.data.ndim == 2:
-        kp.data, kp.frame_ids = kp.data[None], [0]
-    if kp.data.ndim != 3 or kp.data.shape[-1] not in (2, 3):
-        raise KeypointError(f"{p}: keypoints must have shape (T, J, 2 or 3), got {kp.data.shape}")
+    kp.data = _as_frames(kp.data, str(p))
+    kp.frame_ids = kp.frame_ids[: len(kp.data)] or [0]
     return kp
+
+
+def _as_frames(data: Any, where: str = "keypoints") -> np.ndarray:
+    """(T, J, 2|3) float64; a single pose (J, 2|3) becomes one frame."""
+    arr = np.asarray(data, dtype=np.float64)
+    if arr.ndim == 2 and arr.shape[-1] in (2, 3):
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[-1] not in (2, 3):
+        raise KeypointError(f"{where}: keypoints must have shape (T, J, 2 or 3), got {arr.shape}")
+    return arr
 
 
 # ----------------------------------------------------------------------------------------- filling
@@ -258,9 +266,7 @@ def lift_detailed(
         data, frame_ids = kp.data, kp.frame_ids
         image_size = image_size or kp.image_size
     else:
-        data = np.asarray(keypoints, dtype=np.float64)
-        if data.ndim == 2:
-            data = data[None]
+        data = _as_frames(keypoints)
         frame_ids = list(range(len(data)))
     if image_size is None:
         raise KeypointError("image_size=(w, h) in pixels is required to normalise the keypoints")
@@ -308,6 +314,7 @@ def lift(
 
     Args:
         keypoints: (T, K, 2|3) or (K, 2|3) pixels (third channel: confidence), or a file path.
+            MediaPipe's landmarks are normalised to [0, 1]: multiply x by w and y by h first.
         layout: coco/coco17, mediapipe/mediapipe33, mpii/mpii16, h36m/h36m17, h36m16.
         image_size: (w, h) in pixels, for the normalisation the model was trained with.
         model: a lifting network with ``.num_joints``; or ``ckpt_path`` for
