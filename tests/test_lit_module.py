@@ -102,3 +102,27 @@ def test_checkpoint_errors(tmp_path, tiny_dm):
     with pytest.raises(CheckpointError, match="do not match"):
         load_model(other)
     assert math.isfinite(float(load_model(good)(torch.zeros(1, 17, 2)).sum()))
+
+
+def test_warmup_scales_the_step_and_leaves_the_schedule_alone():
+    lit = LiftingModule(net=NET, warmup_steps=4)
+    seen = []
+
+    class Opt:
+        param_groups = [{"lr": 1.0}]
+
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+
+    opt = Opt()
+    lit.optimizer_step(0, 0, opt)
+    assert seen == [0.25] and opt.param_groups[0]["lr"] == 1.0
+
+
+def test_lightning_load_from_checkpoint_needs_no_net(tmp_path, tiny_dm):
+    lit = LiftingModule(net=NET)
+    trainer = _trainer(tmp_path, fast_dev_run=True)
+    trainer.fit(lit, datamodule=tiny_dm())
+    trainer.save_checkpoint(tmp_path / "a.ckpt")
+    again = LiftingModule.load_from_checkpoint(tmp_path / "a.ckpt", weights_only=True)
+    assert isinstance(again.net, AMPose)
