@@ -117,3 +117,27 @@ def test_tables_say_na_for_missing_values(tmp_path):
     assert header == ["GS", "noGS", "outdoor", "PCK", "AUC"] and rows[0] == ["86.0", "n/a", "n/a", "87.0", "54.7"]
     text = report(res, tmp_path)
     assert "n/a" in text and (tmp_path / "table_3dhp.csv").is_file() and (tmp_path / "table_h36m.csv").is_file()
+
+
+def test_eval_on_3dhp_prints_table_3(compose_train, tmp_path):
+    from omegaconf import open_dict
+
+    from ampose.data.synthetic_3dhp import write_synthetic_3dhp
+    from ampose.eval import evaluate
+
+    cfg = compose_train("trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+                        "test=false", "logger=csv", "data.num_joints=16")
+    _, objs = train(cfg)
+    root = tmp_path / "3dhp"
+    write_synthetic_3dhp(root / "data_test_3dhp.npz")
+    ev = compose_config("eval", [f"ckpt_path={objs['best']}"], output_dir=tmp_path / "eval3dhp")
+    with open_dict(ev):  # what `data=mpi_3dhp data.root=DIR` gives once conf/data/mpi_3dhp.yaml exists
+        ev.data = {"_target_": "ampose.data.datamodule.PoseDataModule", "dataset": "mpi_3dhp",
+                   "root": str(root), "num_joints": 17, "eval_batch_size": 512}
+    metrics, objs = evaluate(ev)
+    assert objs["lit"].num_joints == 16  # the data followed the model
+    for k in ("test/pck", "test/auc", "test/pck_GS", "test/pck_noGS", "test/pck_outdoor"):
+        assert 0.0 <= metrics[k] <= 100.0, k
+    out = tmp_path / "eval3dhp"
+    assert (out / "table_3dhp.csv").read_text().splitlines()[0] == "GS,noGS,outdoor,PCK,AUC"
+    assert not (out / "table_h36m.csv").exists()
