@@ -73,8 +73,9 @@ def test_pck_joints_are_the_official_fourteen():
     assert {0, 7, 9}.isdisjoint(pck_joints(17)) and {0, 7}.isdisjoint(pck_joints(16))
 
 
-@pytest.mark.parametrize("offset, want_pck, want_auc", [(100.0, 100.0, 100 * 11 / 31), (200.0, 0.0, 0.0)])
+@pytest.mark.parametrize("offset, want_pck, want_auc", [(100.0, 100.0, 100 * 10 / 31), (200.0, 0.0, 0.0)])
 def test_pck_auc_hand_cases(offset, want_pck, want_auc):
+    # Official convention: an error counts below a threshold only if strictly less (100 mm at t=100 fails).
     target = torch.randint(-300, 300, (4, 17, 3)).double()  # integers: the offset stays exact
     pred = target.clone()
     pred[..., 0] += offset  # every joint off by exactly `offset` mm

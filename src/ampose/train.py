@@ -229,6 +229,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         trainer.fit(lit, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, float] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    which = cfg.get("test_ckpt", "best")
+    if which == "last":  # no model selection on the test data (validation may be the test set)
+        last = trainer.checkpoint_callback.last_model_path if trainer.checkpoint_callback else ""
+        best = last or best
+    elif which not in ("best", None):
+        best = str(which)
 
     text = ""
     if cfg.get("test", True):

@@ -7,8 +7,9 @@ thresholds of :func:`pck` and :func:`auc` are in the same unit (mm by convention
 - P-MPJPE (Protocol 2): MPJPE after aligning each predicted frame to its truth by a similarity
   transform (rotation, translation, uniform scale; reflections excluded), found in closed form
   by Umeyama's method.
-- PCK / AUC (MPI-INF-3DHP): share of joints with error <= threshold, on the official 14 joints;
-  AUC is the mean PCK over thresholds 0, 5, ..., 150 mm.
+- PCK / AUC (MPI-INF-3DHP): share of joints with error < threshold (strict, as the official
+  `mpii_compute_3d_pck.m` of the test-set release), on the official 14 joints; AUC is the mean
+  PCK over thresholds 0, 5, ..., 150 mm.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def p_mpjpe(pred: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tens
 
 
 def pck_curve(errors: Tensor, thresholds: Tensor | tuple[float, ...] = AUC_THRESHOLDS_MM) -> Tensor:
-    """Per-frame share (0..1) of joints with ``error <= t`` for each threshold t.
+    """Per-frame share (0..1) of joints with ``error < t`` (strict, as the official evaluation) for each threshold t.
 
     Args:
         errors: joint errors ``(B, K)`` (already restricted to the evaluation joints).
@@ -103,12 +104,12 @@ def pck_curve(errors: Tensor, thresholds: Tensor | tuple[float, ...] = AUC_THRES
         ``(B, T)``.
     """
     thr = torch.as_tensor(thresholds, dtype=errors.dtype, device=errors.device)
-    return (errors.unsqueeze(-1) <= thr).to(errors.dtype).mean(dim=-2)
+    return (errors.unsqueeze(-1) < thr).to(errors.dtype).mean(dim=-2)
 
 
 def pck(pred: Tensor, target: Tensor, threshold: float = PCK_THRESHOLD_MM,
         joints: list[int] | None = None, reduction: Reduction = "mean") -> Tensor:
-    """Percentage of correct keypoints (error <= threshold) on ``joints`` (default: 3DHP's 14)."""
+    """Percentage of correct keypoints (error < threshold) on ``joints`` (default: 3DHP's 14)."""
     joints = pck_joints(pred.shape[-2]) if joints is None else joints
     err = joint_errors(pred, target)[..., joints]
     return _reduce(100.0 * pck_curve(err, (threshold,))[..., 0], reduction)

@@ -94,7 +94,7 @@ class ActionMPJPE(MPJPE):
 
 
 class ScenePCK(Metric):
-    """MPI-INF-3DHP PCK (error <= 150 mm) and AUC (thresholds 0..150 step 5) on the official
+    """MPI-INF-3DHP PCK (error < 150 mm, strict as the official code) and AUC (thresholds 0..150 step 5) on the official
     14 joints, per scene (GS, noGS, outdoor) and overall.
 
     ``compute()`` returns a dict: ``pck``, ``auc`` (overall, all frames) and ``pck_<scene>``,
