@@ -21,7 +21,9 @@ def test_default_config_wiring(compose_train):
     assert cfg.model.net.num_joints == cfg.data.num_joints == 17  # interpolated from the data
     assert cfg.data._target_ == "ampose.data.datamodule.PoseDataModule"
     assert cfg.callbacks.model_checkpoint.monitor == "val/mpjpe" and cfg.callbacks.model_checkpoint.mode == "min"
-    assert cfg.callbacks.model_checkpoint.save_last
+    # last.ckpt comes from LastCheckpoint (every epoch), not from the best-checkpoint callback
+    assert not cfg.callbacks.model_checkpoint.save_last
+    assert cfg.callbacks.last_checkpoint._target_ == "ampose.callbacks.LastCheckpoint"
     lit = instantiate(cfg.model)
     assert isinstance(lit, LiftingModule) and lit.hparams["net"]["block"]["_target_"].endswith("OursBlock")
     assert lit.hparams["scheduler"]["gamma"] == 0.98

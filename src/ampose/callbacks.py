@@ -7,6 +7,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 
 class Throughput(pl.Callback):
@@ -49,3 +50,30 @@ class Throughput(pl.Callback):
         """Mean rate over the epochs after the first (all epochs if there is only one)."""
         rates = self.history[1:] or self.history
         return sum(rates) / len(rates) if rates else None
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` rewritten after every epoch, whatever the monitored metric did.
+
+    Lightning's ``save_last`` (2.5+) refreshes ``last.ckpt`` only when a top-k checkpoint was
+    saved in the same step, so with ``save_top_k=1`` on ``val/mpjpe`` the "last" file silently
+    holds the best epoch: a resumed run would restart from the wrong epoch and "test the last
+    weights" would in fact select on validation. This callback owns ``last.ckpt`` alone (the
+    best-checkpoint callback keeps ``save_last: false``), and ``ckpt_path=last`` finds it.
+    Lightning writes checkpoint files atomically (temporary file, then rename).
+    """
+
+    def __init__(self, dirpath: str) -> None:
+        super().__init__(dirpath=dirpath, monitor=None, save_top_k=0, save_last=True, enable_version_counter=False)
+
+    def _save_now(self, trainer: pl.Trainer) -> None:
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_now(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_now(trainer)

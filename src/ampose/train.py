@@ -231,8 +231,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     which = cfg.get("test_ckpt", "best")
     if which == "last":  # no model selection on the test data (validation may be the test set)
-        last = trainer.checkpoint_callback.last_model_path if trainer.checkpoint_callback else ""
-        best = last or best
+        lasts = [cb.last_model_path for cb in trainer.checkpoint_callbacks if getattr(cb, "last_model_path", "")]
+        best = lasts[0] if lasts else best
     elif which not in ("best", None):
         best = str(which)
 
