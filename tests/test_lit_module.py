@@ -126,3 +126,19 @@ def test_lightning_load_from_checkpoint_needs_no_net(tmp_path, tiny_dm):
     trainer.save_checkpoint(tmp_path / "a.ckpt")
     again = LiftingModule.load_from_checkpoint(tmp_path / "a.ckpt", weights_only=True)
     assert isinstance(again.net, AMPose)
+
+
+def test_grad_clip_norm_clips_before_the_step():
+    from ampose.lit_module import LiftingModule
+    from ampose.models import AMPose
+
+    torch.manual_seed(0)
+    lit = LiftingModule(AMPose(17, dim=16, depth=1, num_heads=2), grad_clip_norm=1e-3)
+    loss = lit.net(torch.randn(8, 17, 2)).pow(2).sum() * 100
+    loss.backward()
+    before = torch.nn.utils.get_total_norm([p.grad for p in lit.parameters() if p.grad is not None])
+    lit.on_before_optimizer_step(None)
+    after = torch.nn.utils.get_total_norm([p.grad for p in lit.parameters() if p.grad is not None])
+    assert before > 1e-2 and after == pytest.approx(1e-3, rel=1e-3)
+    with pytest.raises(ValueError, match="grad_clip_norm"):
+        LiftingModule(AMPose(17, dim=16, depth=1, num_heads=2), grad_clip_norm=0.0)

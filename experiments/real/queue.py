@@ -25,7 +25,7 @@ ROOT = Path("outputs/real")
 def jobs(data: str, sh_data: str, dhp: str) -> list[dict]:
     common = ["logger=csv", f"data.root={data}", "num_pictures=2"]
     fast = lambda exp: [f"experiment=[{exp},fast]", *common]  # noqa: E731
-    short = ["trainer.max_epochs=4", "model.compile=false", "data.stride=2"]  # ablation length: eager beats compile
+    short = ["trainer.max_epochs=3", "model.compile=false", "data.stride=4"]  # ablation length: eager beats compile
     out = [
         dict(name="gt17", args=fast("h36m_gt17") + ["trainer.max_epochs=12"]),
         dict(name="gt17_flip", eval="gt17", args=["flip_test=true"]),
@@ -34,11 +34,11 @@ def jobs(data: str, sh_data: str, dhp: str) -> list[dict]:
     ]
     out += [
         dict(name="sh16", args=[f"experiment=[h36m_sh16,fast]", "logger=csv", f"data.root={sh_data}", "num_pictures=2",
-                                "trainer.max_epochs=8"]),
+                                "trainer.max_epochs=6"]),
         dict(name="sh16_flip", eval="sh16", args=["flip_test=true"]),
         dict(name="sh16_mlp", args=[f"experiment=[h36m_sh16,fast]", "logger=csv", f"data.root={sh_data}", "num_pictures=0",
                                     "model=mlp", "model.net.width=1024", "model.net.dropout=0.5", *short]),
-        dict(name="gt16", args=fast("h36m_gt16") + ["trainer.max_epochs=8"]),
+        dict(name="gt16", args=fast("h36m_gt16") + ["trainer.max_epochs=5"]),
         dict(name="gt16_on_sh", eval="gt16", args=["data=h36m_sh", f"data.root={sh_data}"]),
     ]
     for block in ("ours", "two_residual", "transformer", "convnext"):

@@ -102,6 +102,9 @@ class LiftingModule(pl.LightningModule):
         fused: fused optimizer kernel: None = when on CUDA and the optimizer supports it.
         procrustes: compute P-MPJPE during validation (it is always computed in test).
         root_relative: subtract the predicted root joint before the metrics.
+        grad_clip_norm: clip the gradient norm to this value before each step (None: off).
+            Done here rather than by Lightning's ``gradient_clip_val``, which refuses fused
+            optimizers; under bf16 there is no loss scaling to undo first.
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class LiftingModule(pl.LightningModule):
         fused: bool | None = None,
         procrustes: bool = True,
         root_relative: bool = True,
+        grad_clip_norm: float | None = None,
     ) -> None:
         super().__init__()
         optimizer = dict(DEFAULT_OPTIMIZER) if optimizer is None else to_plain(optimizer)
@@ -139,8 +143,10 @@ class LiftingModule(pl.LightningModule):
             "optimizer": optimizer if isinstance(optimizer, Mapping) else None,
             "scheduler": scheduler if isinstance(scheduler, Mapping) or scheduler is None else None,
             "warmup_steps": warmup_steps, "flip_test": flip_test, "compile": compile, "fused": fused,
-            "procrustes": procrustes, "root_relative": root_relative,
+            "procrustes": procrustes, "root_relative": root_relative, "grad_clip_norm": grad_clip_norm,
         })
+        if grad_clip_norm is not None and grad_clip_norm <= 0:
+            raise ValueError(f"grad_clip_norm must be positive or null, got {grad_clip_norm}")
         self._optimizer, self._scheduler = optimizer, scheduler
 
         self.num_joints = int(getattr(self.net, "num_joints"))
@@ -292,6 +298,11 @@ class LiftingModule(pl.LightningModule):
                 g["lr"] = lr
         else:
             optimizer.step(closure=optimizer_closure)
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        """Clip the gradient norm (no host sync: the norm stays a device tensor)."""
+        if self.hparams.get("grad_clip_norm"):
+            torch.nn.utils.clip_grad_norm_(self.parameters(), self.hparams.grad_clip_norm, foreach=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Mark the checkpoint as ampose's (``ampose.checkpoint`` checks this); keep the data
