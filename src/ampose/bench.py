@@ -26,7 +26,7 @@ from ampose.models import AMPose, count_parameters
 
 SIZES = {
     "paper": dict(dim=512, depth=5, num_heads=8),
-    "cpu": dict(dim=128, depth=3, num_heads=4),
+    "cpu": dict(dim=64, depth=2, num_heads=4),  # conf/model/ampose.yaml, the `make train` default
     "tiny": dict(dim=16, depth=1, num_heads=2),
 }
 
@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         print(_row(r), flush=True)
 
     precisions = [(False, False), (False, True), (True, True)] if cuda else [(False, False)]
-    sizes = ["tiny"] if args.tiny else (["paper", "cpu"] if cuda else ["cpu", "paper"])
+    sizes = ["tiny"] if args.tiny else (args.sizes or (["paper", "cpu"] if cuda else ["cpu", "paper"]))
     for size in sizes:
         big = cuda and size == "paper"
         train_batches = [128, 1024] if args.tiny or not big else [1024, 4096, 8192, 16384]
@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tiny", action="store_true", help="CI smoke size: tiny model, few steps")
     p.add_argument("--cpu", action="store_true", help="measure on the CPU even when a GPU is present")
+    p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=None, help="model sizes to measure")
     p.add_argument("--seconds", type=float, default=None, help="seconds per measurement")
     p.add_argument("--out", type=Path, default=None, help="JSON output (default experiments/bench/<device>.json)")
     p.add_argument("--profile", action="store_true", help="print a torch.profiler table of the fast step and exit")
