@@ -119,8 +119,8 @@ def test_tables_say_na_for_missing_values(tmp_path):
     assert "n/a" in text and (tmp_path / "table_3dhp.csv").is_file() and (tmp_path / "table_h36m.csv").is_file()
 
 
-def test_eval_on_3dhp_prints_table_3(compose_train, tmp_path):
-    from omegaconf import open_dict
+def test_eval_on_3dhp_prints_table_3_and_a_gallery(compose_train, tmp_path):
+    import json
 
     from ampose.data.synthetic_3dhp import write_synthetic_3dhp
     from ampose.eval import evaluate
@@ -130,10 +130,8 @@ def test_eval_on_3dhp_prints_table_3(compose_train, tmp_path):
     _, objs = train(cfg)
     root = tmp_path / "3dhp"
     write_synthetic_3dhp(root / "data_test_3dhp.npz")
-    ev = compose_config("eval", [f"ckpt_path={objs['best']}"], output_dir=tmp_path / "eval3dhp")
-    with open_dict(ev):  # what `data=mpi_3dhp data.root=DIR` gives once conf/data/mpi_3dhp.yaml exists
-        ev.data = {"_target_": "ampose.data.datamodule.PoseDataModule", "dataset": "mpi_3dhp",
-                   "root": str(root), "num_joints": 17, "eval_batch_size": 512}
+    ev = compose_config("eval", [f"ckpt_path={objs['best']}", "data=mpi_3dhp", f"data.root={root}",
+                                 "data.eval_batch_size=512", "gallery=2"], output_dir=tmp_path / "eval3dhp")
     metrics, objs = evaluate(ev)
     assert objs["lit"].num_joints == 16  # the data followed the model
     for k in ("test/pck", "test/auc", "test/pck_GS", "test/pck_noGS", "test/pck_outdoor"):
@@ -141,6 +139,10 @@ def test_eval_on_3dhp_prints_table_3(compose_train, tmp_path):
     out = tmp_path / "eval3dhp"
     assert (out / "table_3dhp.csv").read_text().splitlines()[0] == "GS,noGS,outdoor,PCK,AUC"
     assert not (out / "table_h36m.csv").exists()
+    gallery = json.loads((out / "gallery" / "gallery.json").read_text())
+    best, worst = gallery["best"], gallery["worst"]
+    assert len(best) == len(worst) == 2 and best[0]["error"] <= worst[0]["error"]
+    assert all((out / "gallery" / e["file"]).stat().st_size > 1000 for e in best + worst)
 
 
 @pytest.mark.slow

@@ -48,8 +48,34 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     out_dir.mkdir(parents=True, exist_ok=True)
     text = write_results(lit, out_dir, title=f"ampose-eval {cfg.ckpt_path} on {data_cfg.get('dataset', '?')}",
                          extra={"checkpoint": str(cfg.ckpt_path), "logged": metrics, "data": data_cfg})
+    if int(cfg.get("gallery", 0)) > 0:
+        paths = save_test_gallery(lit, datamodule, out_dir / "gallery", int(cfg.gallery))
+        log.info("gallery of the %d best and worst test poses: %s", int(cfg.gallery), paths[0].parent)
     print(f"\n{text}\noutputs: {out_dir}", flush=True)
     return metrics, {"lit": lit, "trainer": trainer, "datamodule": datamodule}
+
+
+def save_test_gallery(lit: Any, datamodule: Any, out: Path, k: int, max_samples: int = 50_000) -> list[Path]:
+    """PNGs of the ``k`` best and ``k`` worst test poses by MPJPE (among the first
+    ``max_samples`` test samples), with ``gallery.json`` listing their errors."""
+    import torch
+
+    from ampose import viz
+    from ampose.metrics.functional import mpjpe
+
+    lit.eval()
+    inputs, preds, truths = [], [], []
+    with torch.no_grad():
+        for batch in datamodule.test_dataloader():
+            pred = lit.predict_3d(batch["pose2d"].to(lit.device)).float().cpu()
+            inputs.append(batch["pose2d"].cpu())
+            preds.append(pred)
+            truths.append(batch["pose3d"].cpu())
+            if sum(len(p) for p in preds) >= max_samples:
+                break
+    pose2d, pred3d, gt3d = (torch.cat(t)[:max_samples] for t in (inputs, preds, truths))
+    errors = mpjpe(pred3d * 1000, gt3d * 1000, reduction="none")
+    return viz.save_gallery(out, pose2d.numpy(), pred3d.numpy() * 1000, gt3d.numpy() * 1000, errors.numpy(), k=k)
 
 
 def _task(cfg: DictConfig) -> None:
