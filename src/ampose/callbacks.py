@@ -14,14 +14,17 @@ class Throughput(pl.Callback):
     """Training samples per second, per epoch (logged as ``train/samples_per_s``).
 
     Batch sizes are read from tensor shapes (host metadata), and the device is synchronised
-    only at the epoch's edges, so the hot loop gains no host-device sync. The first epoch
-    includes compilation and warm-up; ``steady_samples_per_s`` averages the later ones.
+    only at the epoch's edges, so the hot loop gains no host-device sync. Under DDP the samples
+    of all ranks are summed at the epoch's end (one collective per epoch), over rank 0's time.
+    The first epoch includes compilation and warm-up; ``steady_samples_per_s`` averages the
+    later ones. ``samples_history`` holds the samples of every epoch (all ranks).
     """
 
     def __init__(self) -> None:
         self.samples = 0
         self.start = 0.0
         self.history: list[float] = []
+        self.samples_history: list[int] = []
 
     @staticmethod
     def _sync(trainer: pl.Trainer) -> None:
@@ -35,11 +38,15 @@ class Throughput(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
         x = batch["pose2d"] if isinstance(batch, dict) else batch[0]
-        self.samples += int(x.shape[0]) * trainer.world_size
+        self.samples += int(x.shape[0])  # this rank's
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._sync(trainer)
         elapsed = time.perf_counter() - self.start
+        if trainer.world_size > 1:  # every rank gets here: sum the samples of all ranks
+            local = torch.tensor(float(self.samples), dtype=torch.float64, device=trainer.strategy.root_device)
+            self.samples = int(trainer.strategy.reduce(local, reduce_op="sum").item())
+        self.samples_history.append(self.samples)
         if self.samples and elapsed > 0:
             rate = self.samples / elapsed
             self.history.append(rate)
@@ -77,3 +84,31 @@ class LastCheckpoint(ModelCheckpoint):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._should_save_on_train_epoch_end(trainer):
             self._save_now(trainer)
+
+
+class ValidationPictures(pl.Callback):
+    """A few validation poses (2D input, prediction, truth) as images to W&B.
+
+    Acts only when a ``WandbLogger`` is attached, on rank 0, on the first validation batch of
+    every ``every_n_epochs``-th epoch, so it costs nothing in runs that log elsewhere.
+    """
+
+    def __init__(self, count: int = 2, every_n_epochs: int = 1) -> None:
+        self.count, self.every_n_epochs = count, max(1, every_n_epochs)
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if batch_idx or trainer.sanity_checking or trainer.current_epoch % self.every_n_epochs:
+            return
+        loggers = [lg for lg in trainer.loggers if type(lg).__name__ == "WandbLogger"]
+        if not loggers or not trainer.is_global_zero or self.count <= 0:
+            return
+        from ampose import viz
+
+        x = batch["pose2d"][: self.count]
+        with torch.no_grad():
+            pred = pl_module.predict_3d(x).float().cpu().numpy()
+        truth = batch["pose3d"][: self.count].float().cpu().numpy()
+        images = [viz.render_pose(x[i].float().cpu().numpy(), pred[i], truth[i]) for i in range(len(x))]
+        for lg in loggers:
+            lg.log_image(key="val/pictures", images=images, step=trainer.global_step)
