@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from ampose.checkpoint import load_lit_module
-from ampose.train import find_config_dir, instantiate_loggers, write_results
+from ampose.train import find_config_dir, instantiate_loggers, reported, write_results
 
 log = logging.getLogger("ampose.eval")
 
@@ -36,7 +36,8 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     else:
         raise ValueError(f"{cfg.ckpt_path} stores no data config: pass data=... (e.g. data=h36m data.root=DIR)")
     if data_cfg.get("num_joints") not in (None, lit.num_joints):
-        log.info("data.num_joints %s -> %d (the model's)", data_cfg.get("num_joints"), lit.num_joints)
+        log.warning("data.num_joints %s -> %d: the data follow the checkpoint's joint count",
+                    data_cfg.get("num_joints"), lit.num_joints)
     data_cfg["num_joints"] = lit.num_joints
     datamodule = instantiate(data_cfg)
 
@@ -86,7 +87,8 @@ def main() -> None:
     """Console entry point (`ampose-eval`)."""
     import hydra
 
-    hydra.main(config_path=str(find_config_dir()), config_name="eval", version_base="1.3")(_task)()
+    task = reported(_task, "ampose-eval")
+    hydra.main(config_path=str(find_config_dir()), config_name="eval", version_base="1.3")(task)()
 
 
 if __name__ == "__main__":

@@ -226,7 +226,13 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     log_hyperparameters(cfg, lit, trainer)
 
     if cfg.get("train", True):
-        trainer.fit(lit, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        resume = cfg.get("ckpt_path")
+        resume_file = out_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume or "")
+        if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
+            from ampose.checkpoint import check_resumable
+
+            check_resumable(resume_file, OmegaConf.to_container(cfg.model.net, resolve=True))
+        trainer.fit(lit, datamodule=datamodule, ckpt_path=resume)
     metrics: dict[str, float] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     which = cfg.get("test_ckpt", "best")
@@ -271,11 +277,62 @@ def _task(cfg: DictConfig) -> float | None:
     return get_metric_value(metrics, cfg.get("optimized_metric"))
 
 
+# ---------------------------------------------------------------------- error reporting
+def user_error(exc: BaseException) -> str | None:
+    """The one-line message of an error the user can fix (bad data, checkpoint or config value),
+    or None for a bug. Hydra's InstantiationException is unwrapped to the error it carries."""
+    from hydra.errors import InstantiationException
+
+    from ampose.checkpoint import CheckpointError
+    from ampose.data.arrays import DataError
+
+    while isinstance(exc, InstantiationException) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    if not isinstance(exc, (DataError, CheckpointError, ValueError, FileNotFoundError)):
+        return None
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def reported(task: Any, prog: str) -> Any:
+    """Wrap a Hydra task function with ampose's error reporting.
+
+    Single run: a user error (:func:`user_error`) prints ``<prog>: error: <message>`` and exits
+    with status 2; AMPOSE_DEBUG=1 or HYDRA_FULL_ERROR=1 re-raise it for the full traceback.
+    Multirun: every error is logged, written to ``failed.json`` in the job's folder, and re-raised:
+    Hydra's basic launcher still runs the other jobs of the sweep (their results stay) and the
+    sweep then ends with Hydra's "Error executing job with overrides: [...]" and status 1.
+    """
+    import functools
+    import sys
+
+    @functools.wraps(task)
+    def wrapped(cfg: DictConfig) -> Any:
+        try:
+            return task(cfg)
+        except Exception as e:
+            message = user_error(e)
+            if _hydra_runtime()[0]:
+                out = Path(cfg.paths.output_dir)
+                out.mkdir(parents=True, exist_ok=True)
+                text = message or f"{type(e).__name__}: {e}"
+                (out / "failed.json").write_text(json.dumps({"error": text, "type": type(e).__name__}, indent=2))
+                log.error("job failed: %s (see %s)", text, out / "failed.json")
+                raise
+            if message is None or os.environ.get("AMPOSE_DEBUG") == "1" or os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+
+    return wrapped
+
+
 def main() -> None:
     """Console entry point (`ampose-train`)."""
     import hydra
 
-    hydra.main(config_path=str(find_config_dir()), config_name="train", version_base="1.3")(_task)()
+    task = reported(_task, "ampose-train")
+    hydra.main(config_path=str(find_config_dir()), config_name="train", version_base="1.3")(task)()
 
 
 if __name__ == "__main__":

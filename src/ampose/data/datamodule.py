@@ -20,7 +20,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ampose.data import h36m
 from ampose.data.arrays import DataError, PoseArrays
@@ -81,6 +81,15 @@ class ResidentLoader:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def sampler(self) -> ResidentLoader:
+        """Lightning calls ``loader.sampler.set_epoch(epoch)`` before every training epoch (its hook
+        for DistributedSampler): exposing the loader itself there keeps the permutation a function
+        of (seed, epoch), also in a run resumed from a checkpoint (a fresh loader starts at 0)."""
+        return self
+
+    batch_sampler = None  # Lightning reads it next to `sampler` (e.g. to tell whether it shuffles)
+
     def _indices(self, gen: torch.Generator | None) -> torch.Tensor:
         if not self.shuffle:
             return torch.arange(self.start, self.start + self.shard_size, device=self.device)
@@ -88,10 +97,7 @@ class ResidentLoader:
         return perm[self.rank : self.shard_size * self.world_size : self.world_size]
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        gen = None
-        if self.shuffle or self.flip:
-            gen = torch.Generator(device=self.device)
-            gen.manual_seed(self.seed * 100_003 + self.epoch)
+        gen = epoch_generator(self.seed, self.epoch, self.device) if self.shuffle or self.flip else None
         self.epoch += 1
         index = self._indices(gen)
         for start in range(0, self.shard_size, self.batch_size):
@@ -104,8 +110,47 @@ class ResidentLoader:
             yield batch
 
 
+def epoch_generator(seed: int, epoch: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator of one training epoch's order and flips: a function of (seed, epoch) only."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed * 100_003 + epoch)
+    return gen
+
+
+class EpochSampler(Sampler[int]):
+    """Training order of the CPU path, drawn from (seed, epoch) rather than the global RNG.
+
+    Lightning calls ``set_epoch`` before every training epoch, so a run resumed from a checkpoint
+    sees the same batches (and flips) as the uninterrupted run; ``shuffle=True`` would draw from
+    the global RNG, whose state a checkpoint does not hold. With ``flip`` the sampler also decides
+    the flips: it yields ``i + n`` for the mirrored copy of sample ``i`` (see BatchDataset), which
+    keeps the choice in the main process, also with DataLoader workers.
+    """
+
+    def __init__(self, n: int, seed: int = 0, flip: bool = False) -> None:
+        self.n, self.seed, self.flip = n, seed, flip
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        gen = epoch_generator(self.seed, self.epoch)
+        index = torch.randperm(self.n, generator=gen)
+        if self.flip:
+            index += self.n * (torch.rand(self.n, generator=gen) < 0.5)
+        return iter(index.tolist())
+
+
 class BatchDataset(Dataset):
-    """Map-style dataset whose __getitems__ gathers a whole batch at once (fast CPU path)."""
+    """Map-style dataset whose __getitems__ gathers a whole batch at once (fast CPU path).
+
+    With ``flip`` the indices ``n..2n-1`` are the mirrored copies of samples ``0..n-1``
+    (EpochSampler draws them).
+    """
 
     def __init__(self, arrays: PoseArrays, flip: bool = False) -> None:
         self.tensors = to_tensors(arrays)
@@ -120,9 +165,10 @@ class BatchDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         idx = torch.as_tensor(indices)
-        batch = {k: v[idx] for k, v in self.tensors.items()}
+        n = len(self)
+        batch = {k: v[idx % n] for k, v in self.tensors.items()}
         if self.flip:
-            mask = torch.rand(len(idx)) < 0.5
+            mask = idx >= n
             batch["pose2d"] = flip_where(batch["pose2d"], mask, self.perm)
             batch["pose3d"] = flip_where(batch["pose3d"], mask, self.perm)
         return batch
@@ -149,7 +195,9 @@ class PoseDataModule(pl.LightningDataModule):
         file_3d: the 3D file's name in root.
         test_file: 3DHP test npz (name in root or path); None -> the first of MPI_FILES present.
         synthetic_seed: seed of the generator for the synthetic files.
-        seed: seed of the device-side sampling (gpu_resident).
+        seed: seed of the training order and flips (both paths, redrawn from (seed, epoch) every
+            epoch so that a resumed run sees the batches of the uninterrupted one); None -> the
+            run's seed (``pl.seed_everything``, $PL_GLOBAL_SEED), else 0.
     """
 
     def __init__(
@@ -172,7 +220,7 @@ class PoseDataModule(pl.LightningDataModule):
         file_3d: str = h36m.FILE_3D,
         test_file: str | None = None,
         synthetic_seed: int = 0,
-        seed: int = 0,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         if dataset not in DATASETS:
@@ -261,12 +309,14 @@ class PoseDataModule(pl.LightningDataModule):
             raise DataError("setup() has not loaded this split")
         batch_size = self.batch_size if train else self.eval_batch_size
         flip = train and self.flip_augment
+        seed = self.seed if self.seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
         if self.gpu_resident:
             rank, world = self._rank()
             return ResidentLoader(to_tensors(arrays, self._device()), batch_size, shuffle=train, flip=flip,
-                                  skeleton=self.skeleton, seed=self.seed, rank=rank, world_size=world)
+                                  skeleton=self.skeleton, seed=seed, rank=rank, world_size=world)
+        sampler = EpochSampler(len(arrays), seed, flip) if train else None
         return DataLoader(
-            BatchDataset(arrays, flip=flip), batch_size=batch_size, shuffle=train, collate_fn=keep_batch,
+            BatchDataset(arrays, flip=flip), batch_size=batch_size, sampler=sampler, collate_fn=keep_batch,
             num_workers=self.num_workers, pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
         )
