@@ -216,6 +216,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    from ampose.distributed import ddp_children_follow_the_job
+
+    ddp_children_follow_the_job()  # DDP ranks re-launched as this job, into its folder (multirun too)
     log.info("data: %s", cfg.data._target_)
     datamodule = instantiate(cfg.data)
     lit = instantiate(cfg.model)
@@ -243,15 +246,18 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         best = str(which)
 
     text = ""
+    rank_zero = trainer.is_global_zero  # under DDP, rank 0 alone writes files and prints
     if cfg.get("test", True):
         test_dm = instantiate(cfg.test_data) if cfg.get("test_data") else datamodule
         if not best:
             log.warning("no best checkpoint (fast_dev_run or no checkpoint callback): testing the current weights")
         trainer.test(lit, datamodule=test_dm, ckpt_path=best or None)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-        save_pictures(lit, test_dm, out_dir, int(cfg.get("num_pictures", 0)), trainer.loggers)
-        text = write_results(lit, out_dir, title=f"{cfg.task_name}: test results of {best or 'the final weights'}",
-                             extra={"best_checkpoint": best, "logged": metrics})
+        if rank_zero:
+            save_pictures(lit, test_dm, out_dir, int(cfg.get("num_pictures", 0)), trainer.loggers)
+            text = write_results(lit, out_dir,
+                                 title=f"{cfg.task_name}: test results of {best or 'the final weights'}",
+                                 extra={"best_checkpoint": best, "logged": metrics})
 
     params = sum(p.numel() for p in lit.net.parameters())
     summary = [
@@ -265,15 +271,21 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         if k in metrics and not math.isnan(metrics[k]):
             summary.append(f"{k:22s} {metrics[k]:8.2f}")
     summary += [text, f"outputs: {out_dir}", "=" * 80]
-    print("\n".join(summary), flush=True)
+    if rank_zero:
+        print("\n".join(summary), flush=True)
     return metrics, {"lit": lit, "trainer": trainer, "datamodule": datamodule, "best": best}
 
 
 def _task(cfg: DictConfig) -> float | None:
+    launcher = "LOCAL_RANK" not in os.environ  # set once this process launches DDP ranks
     try:
         metrics, _ = train(cfg)
     finally:
         finish_wandb()
+        if launcher and "LOCAL_RANK" in os.environ:  # the next multirun job launches its own ranks
+            from ampose.distributed import end_ddp_job
+
+            end_ddp_job()
     return get_metric_value(metrics, cfg.get("optimized_metric"))
 
 

@@ -26,6 +26,7 @@ from ampose.data import h36m
 from ampose.data.arrays import DataError, PoseArrays
 from ampose.data.skeleton import Skeleton, skeleton_for
 from ampose.data.transforms import flip_where
+from ampose.distributed import eval_sampler
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +315,9 @@ class PoseDataModule(pl.LightningDataModule):
             rank, world = self._rank()
             return ResidentLoader(to_tensors(arrays, self._device()), batch_size, shuffle=train, flip=flip,
                                   skeleton=self.skeleton, seed=seed, rank=rank, world_size=world)
-        sampler = EpochSampler(len(arrays), seed, flip) if train else None
+        # Evaluation under DDP: unpadded per-rank shards (Lightning's DistributedSampler repeats
+        # samples to even out the ranks, which would bias the summed metrics); None on one process.
+        sampler = EpochSampler(len(arrays), seed, flip) if train else eval_sampler(len(arrays), *self._rank())
         return DataLoader(
             BatchDataset(arrays, flip=flip), batch_size=batch_size, sampler=sampler, collate_fn=keep_batch,
             num_workers=self.num_workers, pin_memory=self.pin_memory,

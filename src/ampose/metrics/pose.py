@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torchmetrics import Metric
+from torchmetrics import MeanMetric, Metric
 
 from ampose.data.actions import ACTIONS
 from ampose.metrics import functional as F
@@ -150,7 +150,9 @@ class PoseMetrics(nn.Module):
 
     Procrustes alignment is computed once per batch and shared by the frame-wise and the
     action-wise P-MPJPE. Members: ``mpjpe``, ``p_mpjpe`` (frame-wise), ``mpjpe_action``,
-    ``p_mpjpe_action`` (action-wise), ``pck`` (3DHP, by scene).
+    ``p_mpjpe_action`` (action-wise), ``pck`` (3DHP, by scene), ``loss`` (MSE in m², the training
+    loss; a metric rather than a logged tensor: Lightning's ``sync_dist`` mean divides the summed
+    batch size by the world size in integers, inexact when the ranks' shards are uneven).
     """
 
     def __init__(self, num_joints: int = 17, procrustes: bool = True, scale: float = 1000.0) -> None:
@@ -161,6 +163,7 @@ class PoseMetrics(nn.Module):
         self.p_mpjpe = MPJPE(scale=scale)  # fed with Procrustes-aligned predictions
         self.p_mpjpe_action = ActionMPJPE(scale=scale)
         self.pck = ScenePCK(num_joints=num_joints, scale=scale)
+        self.loss = MeanMetric()
 
     def update(self, pred: Tensor, target: Tensor, action: Tensor, scene: Tensor) -> None:
         """Add a batch: poses ``(B, J, 3)`` in metres, action and scene indices ``(B,)``."""
@@ -168,6 +171,7 @@ class PoseMetrics(nn.Module):
         self.mpjpe.update(pred, target)
         self.mpjpe_action.update(pred, target, action)
         self.pck.update(pred, target, scene)
+        self.loss.update(((pred - target) ** 2).mean(dim=(1, 2)))  # (B,): per-frame MSE, frames of one size
         if self.procrustes:
             aligned = F.procrustes_align(pred, target)
             self.p_mpjpe.update(aligned, target)
