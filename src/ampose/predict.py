@@ -34,6 +34,7 @@ from torch import nn
 from ampose.data.cameras import normalize_screen
 from ampose.data.skeleton import skeleton_for
 from ampose.data.transforms import flip_pose
+from ampose.inference import FastLifter
 from ampose.layouts import convert, get_layout
 
 PathLike = str | Path
@@ -232,18 +233,8 @@ def _load(model: nn.Module | None, ckpt_path: PathLike | None) -> nn.Module:
     return model
 
 
-@torch.inference_mode()
-def _run(model: nn.Module, x: np.ndarray, batch_size: int, device: torch.device, bf16: bool) -> np.ndarray:
-    outs = []
-    for chunk in torch.from_numpy(x).split(batch_size):
-        chunk = chunk.to(device, non_blocking=True)
-        if bf16 and device.type == "cuda":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                y = model(chunk)
-        else:
-            y = model(chunk)
-        outs.append(y.float().cpu())
-    return torch.cat(outs).numpy()
+def _run(lifter: FastLifter, x: np.ndarray, batch_size: int) -> np.ndarray:
+    return lifter(torch.from_numpy(x), batch_size=batch_size).cpu().numpy()
 
 
 def lift_detailed(
@@ -287,11 +278,10 @@ def lift_detailed(
     confidence = np.where(report.missing, 0.0, joints[..., 2])
 
     x = normalize_screen(pose2d, w, h).astype(np.float32)  # (T, J, 2)
-    dev = _resolve_device(device)
-    net = net.to(dev).eval()
-    y = _run(net, x, batch_size, dev, bf16)  # (T, J, 3) metres
+    lifter = FastLifter(net, device=_resolve_device(device), bf16=bf16, cuda_graph=False)
+    y = _run(lifter, x, batch_size)  # (T, J, 3) metres
     if flip:
-        yf = _run(net, flip_pose(x, skel), batch_size, dev, bf16)
+        yf = _run(lifter, flip_pose(x, skel), batch_size)
         y = (y + flip_pose(yf, skel)) / 2
     y = (y - y[:, :1]) * 1000.0  # root-relative millimetres
     return LiftResult(y.astype(np.float32), pose2d.astype(np.float32), confidence.astype(np.float32),
