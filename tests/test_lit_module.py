@@ -142,3 +142,20 @@ def test_grad_clip_norm_clips_before_the_step():
     assert before > 1e-2 and after == pytest.approx(1e-3, rel=1e-3)
     with pytest.raises(ValueError, match="grad_clip_norm"):
         LiftingModule(AMPose(17, dim=16, depth=1, num_heads=2), grad_clip_norm=0.0)
+
+
+def test_test_metrics_are_fp32_whatever_the_training_precision(tmp_path, tiny_dm):
+    """bf16 autocast rounds inputs and activations; the reported test numbers must not depend on it."""
+    dm = tiny_dm(num_joints=17)
+    torch.manual_seed(0)
+    lit = LiftingModule(net=NET)
+
+    def test(precision, test_fp32):
+        lit.hparams.test_fp32 = test_fp32
+        (logged,) = _trainer(tmp_path, precision=precision).test(lit, datamodule=dm, verbose=False)
+        return logged["test/mpjpe"], logged["test/p_mpjpe"]
+
+    fp32 = test("32-true", True)
+    assert test("bf16-mixed", True) == pytest.approx(fp32, rel=1e-6)
+    rounded = test("bf16-mixed", False)  # the old behaviour: test under the training precision
+    assert rounded[0] != pytest.approx(fp32[0], rel=1e-6)
