@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ampose.models.graph import GraphConv
+from ampose.models.blocks.ours import OursBlock
 
 
-class TwoResidualBlock(nn.Module):
-    """y = x + GELU(LN(GC1(x))); out = y + GELU(LN(GC2(y)))."""
-
-    def __init__(self, dim: int, adjacency: torch.Tensor, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.gc1 = GraphConv(dim, dim, adjacency)
-        self.norm1 = nn.LayerNorm(dim)
-        self.gc2 = GraphConv(dim, dim, adjacency)
-        self.norm2 = nn.LayerNorm(dim)
-        self.drop = nn.Dropout(dropout)
+class TwoResidualBlock(OursBlock):
+    """y = x + GELU(LN(GC1(x))); out = y + GELU(LN(GC2(y))). The layers of OursBlock, same state-dict keys."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x + self.drop(F.gelu(self.norm1(self.gc1(x))))
