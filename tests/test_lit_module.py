@@ -159,3 +159,25 @@ def test_test_metrics_are_fp32_whatever_the_training_precision(tmp_path, tiny_dm
     assert test("bf16-mixed", True) == pytest.approx(fp32, rel=1e-6)
     rounded = test("bf16-mixed", False)  # the old behaviour: test under the training precision
     assert rounded[0] != pytest.approx(fp32[0], rel=1e-6)
+
+
+def test_evaluation_bypasses_a_compiled_network():
+    """Validation/test call the plain forward: the compiled one would recompile for their shapes."""
+    torch._dynamo.reset()
+    lit = LiftingModule(net=NET).eval()
+    compiled = []
+
+    def backend(gm, example_inputs):
+        compiled.append(gm)
+        return gm.forward
+
+    x = torch.randn(4, 17, 2)
+    with torch.no_grad():
+        plain = lit.predict_3d(x)
+        lit.net.compile(backend=backend)
+        eager = lit.predict_3d(x, eager=True)
+        assert not compiled
+        assert torch.equal(eager, plain)
+        lit.predict_3d(x)
+    assert compiled
+    torch._dynamo.reset()

@@ -214,11 +214,13 @@ class LiftingModule(pl.LightningModule):
     def _eval_step(self, stage: str, batch: dict[str, Tensor]) -> None:
         metrics: PoseMetrics = getattr(self, f"{stage}_metrics")
         target = batch["pose3d"]
+        # Evaluation runs eager: a few large no-grad batches would each cost the compiled net a
+        # recompile (grad mode and batch shape are guarded), more than compiling saves on them.
         if stage == "test" and self.hparams.get("test_fp32", True):
             with torch.autocast(device_type=target.device.type, enabled=False):
                 pred = self.predict_3d(batch["pose2d"].float(), eager=True).float()
         else:
-            pred = self.predict_3d(batch["pose2d"])
+            pred = self.predict_3d(batch["pose2d"], eager=True)
         n = target.shape[0]
         metrics.update(pred, target, batch["action"], batch["scene"])
         self.log(f"{stage}/loss", metrics.loss, batch_size=n)  # a metric: exact under DDP too
