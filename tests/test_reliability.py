@@ -255,3 +255,10 @@ def test_multirun_failing_job_keeps_the_other_results(synthetic_root, tmp_path):
     failed = json.loads((sweep / "0" / "failed.json").read_text())
     assert failed == {"error": "depth must be >= 1, got 0", "type": "InstantiationException"}
     assert (sweep / "1" / "metrics.json").is_file() and not (sweep / "1" / "failed.json").exists()
+    # The sweep summary reads that real multirun folder: one row per depth, the failure counted.
+    from ampose.summary import find_runs, summarise
+
+    rows = summarise(find_runs(sweep))
+    assert [r.name for r in rows] == ["model.net.depth=1", "model.net.depth=0"]
+    assert rows[0].failed == 0 and "P1 action-wise" in rows[0].stats
+    assert rows[1].failed == 1 and rows[1].stats == {}

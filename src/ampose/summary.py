@@ -1,0 +1,191 @@
+"""`ampose-summary`: one table for a sweep, with the run-to-run spread over seeds.
+
+    ampose-summary outputs/train/multirun/2026-11-25_10-00-00          # a Hydra multirun folder
+    ampose-summary outputs/real --over seed --csv summary.csv          # any folder of runs
+
+Every folder below DIR that holds a run's ``metrics.json`` (or a failed job's ``failed.json``)
+is one run; its Hydra overrides (``.hydra/overrides.yaml``) say what it was. The overrides that
+differ between runs name the rows; runs that differ only in the ``--over`` keys (default: the
+seed) are one row, reported as mean ± sample standard deviation with their count. Rows are
+sorted by the test P1 MPJPE (action-wise), best first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+# Columns: (heading, key in metrics.json's test_results, or "logged:<name>" for a logged value).
+COLUMNS = (
+    ("P1 action-wise", "mpjpe_action"),
+    ("P1 frame-wise", "mpjpe"),
+    ("P2 action-wise", "p_mpjpe_action"),
+    ("P2 frame-wise", "p_mpjpe"),
+    ("best val MPJPE", "logged:val/mpjpe_best"),
+)
+# Overrides that differ between runs without saying anything about the experiment.
+IGNORED_PREFIXES = ("hydra.",)
+
+
+@dataclass
+class Run:
+    path: Path
+    overrides: dict[str, str]
+    values: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _overrides(run_dir: Path) -> dict[str, str]:
+    f = run_dir / ".hydra" / "overrides.yaml"
+    if not f.exists():
+        return {}
+    out: dict[str, str] = {}
+    for item in yaml.safe_load(f.read_text()) or []:
+        key, _, value = str(item).partition("=")
+        if key.startswith(IGNORED_PREFIXES):
+            continue
+        if key == "ckpt_path" and (value == "last" or Path(value).parent.parent.name == run_dir.name):
+            continue  # resuming the run itself; an evaluated checkpoint does name the run
+        out[key] = value  # a repeated key: the last one wins, as in Hydra
+    return out
+
+
+def _values(metrics: dict) -> dict[str, float]:
+    test, logged = metrics.get("test_results") or {}, metrics.get("logged") or {}
+    out = {}
+    for heading, key in COLUMNS:
+        value = logged.get(key[7:]) if key.startswith("logged:") else test.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            out[heading] = float(value)
+    return out
+
+
+def find_runs(root: str | Path) -> list[Run]:
+    """Every run below ``root`` (finished or failed), in path order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder of runs")
+    runs = []
+    for marker in sorted([*root.rglob("metrics.json"), *root.rglob("failed.json")]):
+        run_dir = marker.parent
+        if marker.name == "failed.json":
+            if (run_dir / "metrics.json").exists():
+                continue  # re-run after a failure: the metrics count
+            runs.append(Run(run_dir, _overrides(run_dir), error=json.loads(marker.read_text()).get("error", "?")))
+            continue
+        try:
+            metrics = json.loads(marker.read_text())
+        except json.JSONDecodeError:
+            runs.append(Run(run_dir, _overrides(run_dir), error="unreadable metrics.json"))
+            continue
+        runs.append(Run(run_dir, _overrides(run_dir), _values(metrics)))
+    return runs
+
+
+def varying_keys(runs: Sequence[Run]) -> list[str]:
+    """Override keys whose value is not the same in every run (absent counts as a value)."""
+    keys = sorted({k for r in runs for k in r.overrides})
+    return [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1; 0 for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+@dataclass
+class Row:
+    name: str
+    runs: list[Run]
+    stats: dict[str, tuple[float, float]]
+    failed: int
+
+
+def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",)) -> list[Row]:
+    """Group runs that differ only in the ``over`` keys; best P1 first, failures last."""
+    keys = [k for k in varying_keys(runs) if k not in over]
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        name = " ".join(f"{k}={run.overrides[k]}" for k in keys if k in run.overrides) or run.path.name
+        groups.setdefault(name, []).append(run)
+    rows = []
+    for name, members in groups.items():
+        ok = [r for r in members if r.error is None]
+        stats = {}
+        for heading, _ in COLUMNS:
+            vals = [r.values[heading] for r in ok if heading in r.values]
+            if vals:
+                stats[heading] = mean_std(vals)
+        rows.append(Row(name, members, stats, failed=len(members) - len(ok)))
+    first = COLUMNS[0][0]
+    return sorted(rows, key=lambda r: (first not in r.stats, r.stats.get(first, (0.0, 0.0))[0], r.name))
+
+
+def _cell(stat: tuple[float, float] | None, n: int) -> str:
+    if stat is None:
+        return ""
+    return f"{stat[0]:.1f} ± {stat[1]:.1f}" if n > 1 else f"{stat[0]:.1f}"
+
+
+def to_markdown(rows: Sequence[Row]) -> str:
+    head = ["run", "n", *(h for h, _ in COLUMNS), "failed"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        n = len(r.runs) - r.failed
+        cells = [_cell(r.stats.get(h), n) for h, _ in COLUMNS]
+        lines.append("| " + " | ".join([r.name, str(n), *cells, str(r.failed) if r.failed else ""]) + " |")
+    return "\n".join(lines)
+
+
+def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
+    """One line per row: name, n, failed, then mean and std of every column (written atomically)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["run", "n", "failed", *(f"{h} {s}" for h, _ in COLUMNS for s in ("mean", "std"))])
+        for r in rows:
+            stats = [f"{v:.4f}" if v is not None else "" for h, _ in COLUMNS
+                     for v in (r.stats[h] if h in r.stats else (None, None))]
+            w.writerow([r.name, len(r.runs) - r.failed, r.failed, *stats])
+    tmp.replace(path)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="ampose-summary", description=__doc__.split("\n\n")[0])
+    p.add_argument("root", help="a Hydra multirun folder, or any folder holding runs")
+    p.add_argument("--over", default="seed", help="comma-separated keys to average over (default: seed)")
+    p.add_argument("--csv", default=None, help="also write the table as CSV here")
+    args = p.parse_args(argv)
+    try:
+        runs = find_runs(args.root)
+    except FileNotFoundError as e:
+        print(f"ampose-summary: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if not runs:
+        print(f"ampose-summary: error: no runs (metrics.json or failed.json) below {args.root}", file=sys.stderr)
+        raise SystemExit(2)
+    rows = summarise(runs, over=[k for k in args.over.split(",") if k])
+    print(to_markdown(rows))
+    for r in rows:
+        for run in r.runs:
+            if run.error:
+                print(f"failed: {run.path}: {run.error}")
+    if args.csv:
+        print(f"wrote {write_csv(rows, args.csv)}")
+
+
+if __name__ == "__main__":
+    main()

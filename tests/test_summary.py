@@ -1,0 +1,78 @@
+"""ampose-summary: grouping over seeds, mean ± sample std, failures, CSV round trip, CLI errors."""
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from ampose.summary import find_runs, main, mean_std, summarise, to_markdown, varying_keys, write_csv
+
+
+def _run(root, name, overrides, p1=None, val=None, error=None):
+    d = root / name
+    (d / ".hydra").mkdir(parents=True)
+    (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if error:
+        (d / "failed.json").write_text(json.dumps({"error": error, "type": "ValueError"}))
+    else:
+        test = {"mpjpe_action": p1, "mpjpe": p1 + 0.5, "p_mpjpe_action": p1 - 10, "p_mpjpe": p1 - 9.5}
+        (d / "metrics.json").write_text(json.dumps({"test_results": test, "logged": {"val/mpjpe_best": val}}))
+    return d
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    common = ["experiment=fast", "trainer.max_epochs=3"]
+    _run(tmp_path, "0", [*common, "model/block=ours", "seed=1", "hydra.run.dir=a"], p1=50.0, val=45.0)
+    _run(tmp_path, "1", [*common, "model/block=ours", "seed=2", "hydra.run.dir=b"], p1=54.0, val=47.0)
+    _run(tmp_path, "2", [*common, "model/block=convnext", "seed=1"], p1=49.0, val=46.0)
+    # resumed from its own last.ckpt: still the same experiment
+    _run(tmp_path, "3", [*common, "model/block=convnext", "seed=2", f"ckpt_path={tmp_path}/3/checkpoints/last.ckpt"],
+         p1=49.0, val=44.0)
+    _run(tmp_path, "4", [*common, "model/block=transformer", "seed=1"], error="depth must be >= 1")
+    return tmp_path
+
+
+def test_mean_and_sample_std_by_hand():
+    assert mean_std([50.0, 54.0]) == pytest.approx((52.0, 2.8284271247))  # sqrt((4 + 4) / 1)
+    assert mean_std([49.0]) == (49.0, 0.0)
+
+
+def test_groups_over_seeds_best_first_failures_last(sweep):
+    runs = find_runs(sweep)
+    assert len(runs) == 5
+    assert varying_keys(runs) == ["model/block", "seed"]  # hydra.* and a self-resume are not the experiment
+    rows = summarise(runs)
+    assert [r.name for r in rows] == ["model/block=convnext", "model/block=ours", "model/block=transformer"]
+    assert rows[0].stats["P1 action-wise"] == (49.0, 0.0)
+    assert rows[1].stats["P1 action-wise"] == pytest.approx((52.0, 2.8284271247))
+    assert rows[1].stats["best val MPJPE"] == pytest.approx((46.0, 1.4142135624))
+    assert rows[2].failed == 1 and rows[2].stats == {}
+    table = to_markdown(rows)
+    assert "| model/block=ours | 2 | 52.0 ± 2.8 | 52.5 ± 2.8 | 42.0 ± 2.8 |" in table
+    # without grouping over seeds every run is its own row
+    assert len(summarise(runs, over=())) == 5
+
+
+def test_csv_round_trip(sweep, tmp_path):
+    rows = summarise(find_runs(sweep))
+    path = write_csv(rows, tmp_path / "summary.csv")
+    back = list(csv.DictReader(path.open()))
+    assert [b["run"] for b in back] == [r.name for r in rows]
+    assert float(back[1]["P1 action-wise mean"]) == pytest.approx(52.0)
+    assert float(back[1]["P1 action-wise std"]) == pytest.approx(2.8284, abs=1e-4)
+    assert back[2]["failed"] == "1" and back[2]["P1 action-wise mean"] == ""
+    assert not (tmp_path / "summary.csv.tmp").exists()
+
+
+def test_cli(sweep, tmp_path, capsys):
+    main([str(sweep), "--csv", str(tmp_path / "s.csv")])
+    out = capsys.readouterr().out
+    assert "model/block=convnext" in out and "failed: " in out and "depth must be >= 1" in out
+    for bad in (tmp_path / "missing", tmp_path / "empty"):
+        if bad.name == "empty":
+            bad.mkdir()
+        with pytest.raises(SystemExit) as e:
+            main([str(bad)])
+        assert e.value.code == 2
