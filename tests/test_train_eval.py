@@ -42,11 +42,15 @@ def test_train_checkpoint_eval_reproduces_logged_test_metrics(compose_train, tmp
 
     # The documented CLI, in a fresh process, with nothing but the checkpoint.
     run_dir = tmp_path / "eval"
-    proc = subprocess.run([sys.executable, "-m", "ampose.eval", f"ckpt_path={best}", f"hydra.run.dir={run_dir}"],
+    # data.KEY=VALUE alone edits the checkpoint's data config (here a batch size: same metrics).
+    proc = subprocess.run([sys.executable, "-m", "ampose.eval", f"ckpt_path={best}", f"hydra.run.dir={run_dir}",
+                           "data.eval_batch_size=300"],
                           cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "P1 MPJPE (mm)" in proc.stdout and "Avg (frame-wise)" in proc.stdout
-    logged = json.loads((run_dir / "metrics.json").read_text())["logged"]
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["data"]["eval_batch_size"] == 300 and record["data"]["root"] == cfg.data.root
+    logged = record["logged"]
     for key in ("test/mpjpe", "test/p_mpjpe", "test/mpjpe_action", "test/p_mpjpe_action"):
         assert logged[key] == pytest.approx(metrics[key], rel=1e-5), key
 
@@ -173,3 +177,11 @@ def test_optional_launcher_and_sweeper_configs(group, option, plugin, tmp_path):
         pytest.skip(f"{plugin} not installed (pip install 'ampose[launchers]')")
     cfg = compose_config("train", [f"{group}={option}"], output_dir=tmp_path)
     assert cfg.hydra[group.split("/")[1]]._target_
+
+
+def test_eval_data_field_overrides_become_additions_unless_a_data_group_is_given():
+    from ampose.eval import data_field_overrides
+
+    assert data_field_overrides(["ckpt_path=a.ckpt", "data.root=/d", "flip_test=true"]) == \
+        ["ckpt_path=a.ckpt", "+data.root=/d", "flip_test=true"]
+    assert data_field_overrides(["data=mpi_3dhp", "data.root=/d"]) == ["data=mpi_3dhp", "data.root=/d"]

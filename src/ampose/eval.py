@@ -1,5 +1,7 @@
 """`ampose-eval ckpt_path=... [data=...]`: rebuild a model from its checkpoint, test, print the tables.
 
+``data.KEY=VALUE`` alone (e.g. ``data.root=DIR`` for data that moved) edits the checkpoint's data config.
+
 Without ``data=...`` the checkpoint's own data config (saved by ampose-train) is used. With
 ``data=mpi_3dhp`` the paper's Table 3 layout (PCK by scene, AUC) is printed. The data follow the
 model's joint count. Outputs (results.md, table_*.csv, metrics.json) go to Hydra's run directory.
@@ -29,10 +31,11 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     lit = load_lit_module(cfg.ckpt_path)
     if cfg.get("flip_test") is not None:
         lit.hparams["flip_test"] = bool(cfg.flip_test)
-    if cfg.get("data") is not None:
-        data_cfg: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
-    elif lit.data_config:
-        data_cfg = dict(lit.data_config)
+    given: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") is not None else {}  # type: ignore[assignment]
+    if "_target_" in given:  # data=GROUP: a whole data config
+        data_cfg = given
+    elif lit.data_config:  # the checkpoint's own, with any data.KEY=VALUE given on top
+        data_cfg = {**lit.data_config, **given}
     else:
         raise ValueError(f"{cfg.ckpt_path} stores no data config: pass data=... (e.g. data=h36m data.root=DIR)")
     if data_cfg.get("num_joints") not in (None, lit.num_joints):
@@ -83,10 +86,21 @@ def _task(cfg: DictConfig) -> None:
     evaluate(cfg)
 
 
+def data_field_overrides(argv: list[str]) -> list[str]:
+    """``data.root=DIR`` without ``data=GROUP`` edits the checkpoint's data config: Hydra has no
+    ``data`` node then, so such overrides become ``+data.root=DIR`` (added, merged in evaluate)."""
+    if any(a.startswith("data=") for a in argv):
+        return argv
+    return ["+" + a if a.startswith("data.") and "=" in a else a for a in argv]
+
+
 def main() -> None:
     """Console entry point (`ampose-eval`)."""
+    import sys
+
     import hydra
 
+    sys.argv[1:] = data_field_overrides(sys.argv[1:])
     task = reported(_task, "ampose-eval")
     hydra.main(config_path=str(find_config_dir()), config_name="eval", version_base="1.3")(task)()
 
