@@ -27,3 +27,18 @@ def test_bench_tiny_smoke(tmp_path):
     assert {"train", "train_paper_recipe", "inference", "latency_single_pose"} <= whats
     assert all(r["value"] > 0 for r in record["results"])
     assert record["params"]["paper"] == 18_406_403
+
+
+def test_bench_graphed_falls_back_cleanly_without_a_gpu(tmp_path, capsys):
+    import pytest
+
+    from ampose.bench import bench_train_graphed
+
+    if torch.cuda.is_available():
+        pytest.skip("this is the CPU fallback")
+    out = tmp_path / "graphed.json"
+    bench_main(["--graphed", "--tiny", "--out", str(out)])
+    assert "CUDA graphs need a GPU" in capsys.readouterr().out
+    assert json.loads(out.read_text())["results"] == []
+    with pytest.raises(RuntimeError, match="needs a GPU"):
+        bench_train_graphed("tiny", 8, torch.device("cpu"), False, 0.01)

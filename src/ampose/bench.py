@@ -86,6 +86,51 @@ def bench_train_fast(size: str, batch: int, device: torch.device, compile: bool,
         0.0, "samples/s"))
 
 
+def bench_train_graphed(size: str, batch: int, device: torch.device, compile: bool, seconds: float) -> Result:
+    """Samples/s of the whole training step (forward, backward, fused Adam) replayed as one CUDA graph.
+
+    Why: one fast-mode job through Lightning at batch 2048 leaves the GPU idle much of each step
+    (two jobs sharing one H100 trained at 71 k and 124 k samples/s at once, against 73 k alone);
+    a graph replays all of a step's kernels with one launch. Batches are drawn on the device
+    into the graph's static index tensor before each replay.
+    """
+    if device.type != "cuda":
+        raise RuntimeError("a CUDA graph needs a GPU")
+    torch.manual_seed(0)
+    model = AMPose(**SIZES[size]).to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True, capturable=True)
+    fwd = torch.compile(model) if compile else model
+    x_all, y_all = _fake_dataset(max(batch * 8, 65536), model.num_joints, device)
+    idx = torch.randint(0, x_all.shape[0], (batch,), device=device)
+
+    def body() -> torch.Tensor:
+        # cache_enabled=False: autocast's weight-cast cache must not outlive the capture
+        with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+            loss = F.mse_loss(fwd(x_all[idx]).float(), y_all[idx])
+        loss.backward()
+        opt.step()
+        return loss
+
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):  # warm-up (and compilation) off the default stream, as capture requires
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            body()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)  # gradients are then allocated, and rewritten, inside the graph
+    with torch.cuda.graph(graph):
+        loss = body()
+
+    def step() -> torch.Tensor:
+        torch.randint(0, x_all.shape[0], (batch,), device=device, out=idx)
+        graph.replay()
+        return loss
+
+    return _time_steps(step, device, batch, seconds, Result("train_graphed", size, batch, compile, "bf16", 0.0, "samples/s"))
+
+
 def bench_train_paper_recipe(size: str, device: torch.device, seconds: float, batch: int = 128) -> Result:
     """Samples/s of the paper recipe as usually run: fp32, eager, Adam, CPU DataLoader, batch 128."""
     torch.manual_seed(0)
@@ -172,6 +217,20 @@ def run(args: argparse.Namespace) -> list[Result]:
 
     precisions = [(False, False), (False, True), (True, True)] if cuda else [(False, False)]
     sizes = ["tiny"] if args.tiny else (args.sizes or (["paper", "cpu"] if cuda else ["cpu", "paper"]))
+    if args.graphed:
+        if not cuda:
+            print("--graphed: CUDA graphs need a GPU; nothing to measure here", flush=True)
+            return results
+        for size in sizes:
+            for b in (2048, 8192):
+                add(bench_train_fast(size, b, device, True, True, secs))  # the reference: compiled, bf16
+                for compile_ in (False, True):
+                    try:
+                        add(bench_train_graphed(size, b, device, compile_, secs))
+                    except Exception as e:  # noqa: BLE001 (an unmeasured path: record why, go on)
+                        add(Result("train_graphed", size, b, compile_, "bf16", float("nan"), "samples/s",
+                                   extra={"error": f"{type(e).__name__}: {e}"[:300]}))
+        return results
     for size in sizes:
         big = cuda and size == "paper"
         train_batches = [128, 1024] if args.tiny or not big else [1024, 4096, 8192, 16384]
@@ -230,6 +289,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=None, help="model sizes to measure")
     p.add_argument("--seconds", type=float, default=None, help="seconds per measurement")
     p.add_argument("--out", type=Path, default=None, help="JSON output (default experiments/bench/<device>.json)")
+    p.add_argument("--graphed", action="store_true",
+                   help="only the training step as one CUDA graph against the compiled fast step (GPU)")
     p.add_argument("--profile", action="store_true", help="print a torch.profiler table of the fast step and exit")
     p.add_argument("--profile-batch", type=int, default=8192)
     args = p.parse_args(argv)
@@ -256,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
         "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0, "summary": summary,
         "results": [asdict(r) for r in results],
     }
-    out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{'_tiny' if args.tiny else ''}.json"
+    out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{'_tiny' if args.tiny else ''}{'_graphed' if args.graphed else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=2))
