@@ -185,3 +185,19 @@ def test_eval_data_field_overrides_become_additions_unless_a_data_group_is_given
     assert data_field_overrides(["ckpt_path=a.ckpt", "data.root=/d", "flip_test=true"]) == \
         ["ckpt_path=a.ckpt", "+data.root=/d", "flip_test=true"]
     assert data_field_overrides(["data=mpi_3dhp", "data.root=/d"]) == ["data=mpi_3dhp", "data.root=/d"]
+
+
+def test_test_ckpt_auto_never_selects_on_the_test_set():
+    from omegaconf import OmegaConf
+
+    from ampose.train import resolve_test_ckpt
+
+    def cfg(**kw):
+        return OmegaConf.create({"data": {"val_subjects": kw.pop("val", None)}, "test_data": kw.pop("test_data", None), **kw})
+
+    assert resolve_test_ckpt(cfg(test_ckpt="auto")) == "last"  # validation on S9/S11: no selection
+    assert resolve_test_ckpt(cfg(test_ckpt="auto", val=["S8"])) == "best"  # held-out S8 picks the epoch
+    assert resolve_test_ckpt(cfg(test_ckpt="auto", test_data={"dataset": "mpi_3dhp"})) == "best"
+    assert resolve_test_ckpt(cfg(test_ckpt=None)) == "last"
+    assert resolve_test_ckpt(cfg(test_ckpt="best")) == "best"  # an explicit choice is kept
+    assert resolve_test_ckpt(cfg(test_ckpt="/x/y.ckpt")) == "/x/y.ckpt"

@@ -238,7 +238,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         trainer.fit(lit, datamodule=datamodule, ckpt_path=resume)
     metrics: dict[str, float] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    which = cfg.get("test_ckpt", "best")
+    which = resolve_test_ckpt(cfg)
     if which == "last":  # no model selection on the test data (validation may be the test set)
         lasts = [cb.last_model_path for cb in trainer.checkpoint_callbacks if getattr(cb, "last_model_path", "")]
         best = lasts[0] if lasts else best
@@ -337,6 +337,16 @@ def reported(task: Any, prog: str) -> Any:
             raise SystemExit(2) from None
 
     return wrapped
+
+
+def resolve_test_ckpt(cfg: DictConfig) -> str:
+    """``test_ckpt: auto`` -> ``best`` when validation is held out of the test set (data.val_subjects
+    given, or a separate test_data), else ``last``: never pick weights on the data they are tested on."""
+    which = cfg.get("test_ckpt", "auto") or "auto"
+    if which != "auto":
+        return str(which)
+    held_out = bool(cfg.get("data") and cfg.data.get("val_subjects")) or bool(cfg.get("test_data"))
+    return "best" if held_out else "last"
 
 
 def main() -> None:
