@@ -266,7 +266,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         f"{trainer.current_epoch} epochs in {time.time() - start:.0f} s",
     ]
     if "val/mpjpe_best" in metrics:
-        summary.append(f"best val/mpjpe {metrics['val/mpjpe_best']:.2f} mm -> {best or '(not saved)'}")
+        summary.append(f"best val/mpjpe {metrics['val/mpjpe_best']:.2f} mm; tested ({which}): {best or 'the final weights'}")
     for k in ("test/mpjpe", "test/p_mpjpe", "test/mpjpe_action", "test/p_mpjpe_action", "test/pck", "test/auc"):
         if k in metrics and not math.isnan(metrics[k]):
             summary.append(f"{k:22s} {metrics[k]:8.2f}")
