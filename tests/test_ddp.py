@@ -91,7 +91,7 @@ def test_ddp_multirun_writes_one_sweep_folder(synthetic_root, tmp_path):
     assert proc.stdout.count("outputs: ") == 2
     (sweep,) = list((tmp_path / "outputs" / "train" / "multirun").iterdir())
     assert not (tmp_path / "outputs" / "train" / "runs").exists()
-    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml"]
+    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml", "summary.csv", "summary.md"]
     results = [json.loads((sweep / job / "metrics.json").read_text())["logged"] for job in ("0", "1")]
     for job in ("0", "1"):
         assert sorted(p.name for p in (sweep / job / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]

@@ -64,6 +64,10 @@ def test_multirun_two_jobs(synthetic_root, tmp_path):
     for job in ("0", "1"):
         assert (sweep / job / "results.md").is_file(), job
     assert "convnext" in (sweep / "1" / ".hydra" / "overrides.yaml").read_text()
+    # the sweep's own summary, written by the Hydra callback at the end of the multirun
+    summary = (sweep / "summary.md").read_text()
+    assert "model/block=ours" in summary and "model/block=convnext" in summary
+    assert len((sweep / "summary.csv").read_text().splitlines()) == 3
 
 
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="wandb is not installed")

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -161,6 +162,36 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
             w.writerow([r.name, len(r.runs) - r.failed, r.failed, *stats])
     tmp.replace(path)
     return path
+
+
+try:  # hydra-core is a dependency; the guard keeps this module importable without it
+    from hydra.experimental.callback import Callback as _HydraCallback
+except ImportError:  # pragma: no cover
+    _HydraCallback = object  # type: ignore[assignment,misc]
+
+
+class SweepSummary(_HydraCallback):  # type: ignore[misc,valid-type]
+    """Hydra callback (conf/hydra/default.yaml): at the end of a multirun, write ``summary.md``
+    and ``summary.csv`` into the sweep folder. A failure here is logged, never raised: the jobs'
+    own results are already on disk."""
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        import logging
+
+        log = logging.getLogger("ampose.summary")
+        try:
+            root = Path(config.hydra.sweep.dir)
+            runs = find_runs(root) if root.is_dir() else []
+            if not runs:
+                return
+            rows = summarise(runs)
+            tmp = root / "summary.md.tmp"
+            tmp.write_text(to_markdown(rows) + "\n")
+            tmp.replace(root / "summary.md")
+            write_csv(rows, root / "summary.csv")
+            log.info("sweep summary: %s", root / "summary.md")
+        except Exception as e:  # noqa: BLE001
+            log.warning("could not write the sweep summary: %s", e)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
