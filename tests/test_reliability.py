@@ -262,3 +262,18 @@ def test_multirun_failing_job_keeps_the_other_results(synthetic_root, tmp_path):
     assert [r.name for r in rows] == ["model.net.depth=1", "model.net.depth=0"]
     assert rows[0].failed == 0 and "P1 action-wise" in rows[0].stats
     assert rows[1].failed == 1 and rows[1].stats == {}
+
+
+def test_result_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    from ampose import fileio
+
+    path = fileio.write_text_atomic(tmp_path / "metrics.json", '{"a": 1}')
+
+    def crash(src, dst):
+        raise KeyboardInterrupt  # killed after the new text was written, before the rename
+
+    monkeypatch.setattr(fileio.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        fileio.write_text_atomic(path, '{"a": 2}')
+    assert path.read_text() == '{"a": 1}'
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left

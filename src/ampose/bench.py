@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ampose.inference import FastLifter, autocast_for
+from ampose.fileio import write_text_atomic
 from ampose.models import AMPose, count_parameters
 
 SIZES = {
@@ -319,9 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{'_tiny' if args.tiny else ''}{'_graphed' if args.graphed else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, out)
+    write_text_atomic(out, json.dumps(record, indent=2))
     print(f"wrote {out}")
 
 

@@ -13,7 +13,6 @@ sorted by the test P1 MPJPE (action-wise), best first.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -23,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ampose import tables
+from ampose.fileio import write_text_atomic
 
 # Columns: (heading, key in metrics.json's test_results, or "logged:<name>" for a logged value).
 COLUMNS = (
@@ -141,27 +143,23 @@ def _cell(stat: tuple[float, float] | None, n: int) -> str:
 
 def to_markdown(rows: Sequence[Row]) -> str:
     head = ["run", "n", *(h for h, _ in COLUMNS), "failed"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     for r in rows:
         n = len(r.runs) - r.failed
         cells = [_cell(r.stats.get(h), n) for h, _ in COLUMNS]
-        lines.append("| " + " | ".join([r.name, str(n), *cells, str(r.failed) if r.failed else ""]) + " |")
-    return "\n".join(lines)
+        body.append([r.name, str(n), *cells, str(r.failed) if r.failed else ""])
+    return tables.to_markdown((head, body))
 
 
 def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
     """One line per row: name, n, failed, then mean and std of every column (written atomically)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["run", "n", "failed", *(f"{h} {s}" for h, _ in COLUMNS for s in ("mean", "std"))])
-        for r in rows:
-            stats = [f"{v:.4f}" if v is not None else "" for h, _ in COLUMNS
-                     for v in (r.stats[h] if h in r.stats else (None, None))]
-            w.writerow([r.name, len(r.runs) - r.failed, r.failed, *stats])
-    tmp.replace(path)
-    return path
+    head = ["run", "n", "failed", *(f"{h} {s}" for h, _ in COLUMNS for s in ("mean", "std"))]
+    body = []
+    for r in rows:
+        stats = [f"{v:.4f}" if v is not None else "" for h, _ in COLUMNS
+                 for v in (r.stats[h] if h in r.stats else (None, None))]
+        body.append([r.name, str(len(r.runs) - r.failed), str(r.failed), *stats])
+    return tables.write_csv((head, body), path)
 
 
 try:  # hydra-core is a dependency; the guard keeps this module importable without it
@@ -185,9 +183,7 @@ class SweepSummary(_HydraCallback):  # type: ignore[misc,valid-type]
             if not runs:
                 return
             rows = summarise(runs)
-            tmp = root / "summary.md.tmp"
-            tmp.write_text(to_markdown(rows) + "\n")
-            tmp.replace(root / "summary.md")
+            write_text_atomic(root / "summary.md", to_markdown(rows) + "\n")
             write_csv(rows, root / "summary.csv")
             log.info("sweep summary: %s", root / "summary.md")
         except Exception as e:  # noqa: BLE001

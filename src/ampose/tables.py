@@ -7,11 +7,13 @@ Missing values (an action or a scene without frames) print as "n/a", never as a 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Any
 
 from ampose.data.actions import ACTIONS
+from ampose.fileio import write_text_atomic
 from ampose.metrics import SCENES
 
 Table = tuple[list[str], list[list[str]]]
@@ -52,14 +54,13 @@ def to_markdown(table: Table) -> str:
 
 
 def write_csv(table: Table, path: str | Path) -> Path:
-    """Write the table as CSV; returns the path."""
-    path = Path(path)
+    """Write the table as CSV (atomically); returns the path."""
     header, rows = table
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return write_text_atomic(path, buf.getvalue())
 
 
 def result_tables(results: dict[str, Any]) -> dict[str, Table]:
@@ -88,7 +89,7 @@ def report(results: dict[str, Any], out_dir: str | Path | None = None, title: st
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "results.md").write_text(text)
+        write_text_atomic(out / "results.md", text)
         for name, table in tables.items():
             write_csv(table, out / f"table_{name}.csv")
     return text

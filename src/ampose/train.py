@@ -25,6 +25,8 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ampose.fileio import write_text_atomic
+
 log = logging.getLogger("ampose.train")
 
 
@@ -192,7 +194,7 @@ def write_results(lit: Any, out_dir: Path, title: str, extra: dict[str, Any] | N
 
     text = report(lit.test_results, out_dir, title=title)
     record = {"test_results": lit.test_results, **(extra or {})}
-    (out_dir / "metrics.json").write_text(json.dumps(record, indent=2, default=float))
+    write_text_atomic(out_dir / "metrics.json", json.dumps(record, indent=2, default=float))
     return text
 
 
@@ -242,7 +244,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if which == "last":  # no model selection on the test data (validation may be the test set)
         lasts = [cb.last_model_path for cb in trainer.checkpoint_callbacks if getattr(cb, "last_model_path", "")]
         best = lasts[0] if lasts else best
-    elif which not in ("best", None):
+    elif which != "best":
         best = str(which)
 
     text = ""
@@ -328,7 +330,7 @@ def reported(task: Any, prog: str) -> Any:
                 out = Path(cfg.paths.output_dir)
                 out.mkdir(parents=True, exist_ok=True)
                 text = message or f"{type(e).__name__}: {e}"
-                (out / "failed.json").write_text(json.dumps({"error": text, "type": type(e).__name__}, indent=2))
+                write_text_atomic(out / "failed.json", json.dumps({"error": text, "type": type(e).__name__}, indent=2))
                 log.error("job failed: %s (see %s)", text, out / "failed.json")
                 raise
             if message is None or os.environ.get("AMPOSE_DEBUG") == "1" or os.environ.get("HYDRA_FULL_ERROR") == "1":

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ampose.data.skeleton import Skeleton, skeleton_for
+from ampose.fileio import write_text_atomic
 
 LEFT, RIGHT, CENTRE = "#1f77b4", "#d62728", "#555555"
 PathLike = str | Path
@@ -251,5 +252,5 @@ def save_gallery(
                               None if gt3d is None else gt3d[i], skeleton=skeleton, title=title, size=size)
             paths.append(p)
             index[kind].append({"file": p.name, "index": int(i), "error": float(err[i]), "unit": unit})
-    (out / "gallery.json").write_text(json.dumps(index, indent=1))
+    write_text_atomic(out / "gallery.json", json.dumps(index, indent=1))
     return paths
