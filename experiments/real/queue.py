@@ -55,6 +55,12 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
         dict(name="probe_paper_recipe", args=[a for a in gt("h36m_gt17") if "fast" not in a]
              + ["experiment=h36m_gt17", *honest, "trainer.max_epochs=1", "data.gpu_resident=true"]),
     ]
+    # The paper's protocol once the schedule is chosen: S8 picked epoch 3-4 of 7-8 (gt17, gt16), so
+    # retrain on all five training subjects for 4 epochs and test the last weights (no selection:
+    # validation then runs on S9/S11 only as a curve, and its best.ckpt must not be used).
+    for exp, name in (("h36m_gt17", "gt17_5subjects"), ("h36m_gt16", "gt16_5subjects")):
+        out.append(dict(name=name, args=gt(exp) + ["trainer.max_epochs=4", "test_ckpt=last"]))
+        out.append(dict(name=f"{name}_flip", eval=name, ckpt="last", args=["flip_test=true"]))
     for seed in (1, 2):
         for block in ("ours", "two_residual", "transformer", "convnext"):
             out.append(dict(name=f"ablation_{block}_s{seed}",
@@ -63,11 +69,6 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
             out.append(dict(name=f"baseline_{model}_s{seed}",
                             args=gt("h36m_gt17") + honest + short + [f"model={model}", *paper_size, f"seed={seed}"]))
     out.append(dict(name="baseline_mlp", args=gt("h36m_gt17") + honest + mlp))
-    # The paper's protocol once the schedule is chosen: S8 picked epoch 3-4 of 7-8 (gt17, gt16), so
-    # retrain on all five training subjects for 4 epochs and test the last weights (no selection:
-    # validation then runs on S9/S11 only as a curve, and its best.ckpt must not be used).
-    out.append(dict(name="gt17_5subjects", args=gt("h36m_gt17") + ["trainer.max_epochs=4", "test_ckpt=last"]))
-    out.append(dict(name="gt17_5subjects_flip", eval="gt17_5subjects", ckpt="last", args=["flip_test=true"]))
     out.append(dict(name="baseline_mlp_flip", eval="baseline_mlp", args=["flip_test=true"]))
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One call on the lent GPU machine: install the carried wheels, unpack the carried data once into
+# outputs/D (git-ignored, so it survives between calls while the machine stays warm), then run
+# the commands given as arguments, e.g.
+#   bash experiments/real/device_call.sh python3 experiments/real/queue.py --budget 500 --only a,b
+set -euo pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1
+D=outputs/D
+mkdir -p "$D"
+[ -f "$D/data_3d_h36m.npz" ] || python3 .carry/h36m_compact.py unpack .carry/h36m17_compact.npz "$D/data_3d_h36m.npz"
+[ -f "$D/data_2d_h36m_sh.npz" ] || python3 .carry/h36m_compact.py unpack-sh .carry/h36m_sh_compact.npz "$D/data_2d_h36m_sh.npz"
+[ -f "$D/data_2d_h36m_gt.npz" ] || python3 -m ampose.data.cli gt2d "$D/data_3d_h36m.npz" "$D/data_2d_h36m_gt.npz"
+export AMPOSE_D="$PWD/$D"
+"$@"
