@@ -11,6 +11,7 @@ on the paper recipe as the field's repos run it (batch 128, fp32, eager, a CPU D
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 from ampose.inference import FastLifter, autocast_for
 from ampose.fileio import write_text_atomic
-from ampose.models import AMPose, count_parameters
+from ampose.models import AMPose, count_parameters, fused as fused_ops
 
 SIZES = {
     "paper": dict(dim=512, depth=5, num_heads=8),
@@ -59,13 +60,41 @@ def _peak(device: torch.device) -> float | None:
     return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
 
 
+@contextlib.contextmanager
+def _fused_switch(flag: bool | None):
+    """The fused-kernel switch set for one measurement (None: as it is), restored after."""
+    before = fused_ops.is_enabled()
+    fused_ops.set_enabled(before if flag is None else flag)
+    try:
+        yield
+    finally:
+        fused_ops.set_enabled(before)
+
+
+def _mark_fused(result: Result, flag: bool | None, device: torch.device) -> Result:
+    on = fused_ops.is_enabled() if flag is None else flag
+    if on and fused_ops.enabled_for(torch.empty(0, device=device)):  # the kernels really ran
+        result.extra["fused"] = True
+    return result
+
+
 def _fake_dataset(n: int, joints: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return (torch.rand(n, joints, 2, generator=g) * 2 - 1).to(device), (torch.randn(n, joints, 3, generator=g) * 0.3).to(device)
 
 
-def bench_train_fast(size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float) -> Result:
-    """Samples/s of the fast training step: on-device sampling, bf16, fused Adam, compile."""
+def bench_train_fast(
+    size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float, fused: bool | None = None
+) -> Result:
+    """Samples/s of the fast training step: on-device sampling, bf16, fused Adam, compile.
+
+    ``fused``: the Triton attention and joint-mixing kernels (ampose.models.fused) on.
+    """
+    with _fused_switch(fused):
+        return _mark_fused(_bench_train_fast(size, batch, device, compile, bf16, seconds), fused, device)
+
+
+def _bench_train_fast(size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float) -> Result:
     torch.manual_seed(0)
     model = AMPose(**SIZES[size]).to(device).train()
     fused = device.type == "cuda"
@@ -87,16 +116,23 @@ def bench_train_fast(size: str, batch: int, device: torch.device, compile: bool,
         0.0, "samples/s"))
 
 
-def bench_train_graphed(size: str, batch: int, device: torch.device, compile: bool, seconds: float) -> Result:
+def bench_train_graphed(
+    size: str, batch: int, device: torch.device, compile: bool, seconds: float, fused: bool | None = None
+) -> Result:
     """Samples/s of the whole training step (forward, backward, fused Adam) replayed as one CUDA graph.
 
     Why: one fast-mode job through Lightning at batch 2048 leaves the GPU idle much of each step
     (two jobs sharing one H100 trained at 71 k and 124 k samples/s at once, against 73 k alone);
     a graph replays all of a step's kernels with one launch. Batches are drawn on the device
-    into the graph's static index tensor before each replay.
+    into the graph's static index tensor before each replay. ``fused``: the Triton kernels on.
     """
     if device.type != "cuda":
         raise RuntimeError("a CUDA graph needs a GPU")
+    with _fused_switch(fused):
+        return _mark_fused(_bench_train_graphed(size, batch, device, compile, seconds), fused, device)
+
+
+def _bench_train_graphed(size: str, batch: int, device: torch.device, compile: bool, seconds: float) -> Result:
     torch.manual_seed(0)
     model = AMPose(**SIZES[size]).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True, capturable=True)
@@ -178,13 +214,89 @@ def _time_steps(step, device: torch.device, batch: int, seconds: float, result: 
     return result
 
 
-def bench_inference(size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float) -> Result:
+def bench_inference(
+    size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float, fused: bool | None = None
+) -> Result:
+    """Poses/s of batched lifting (FastLifter); ``fused``: the Triton kernels on."""
+    with _fused_switch(fused):
+        return _mark_fused(_bench_inference(size, batch, device, compile, bf16, seconds), fused, device)
+
+
+def _bench_inference(size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float) -> Result:
     model = AMPose(**SIZES[size])
     lifter = FastLifter(model, device=device, bf16=bf16, compile=compile, cuda_graph=False)
     x = _fake_dataset(batch, model.num_joints, device)[0]
     return _time_steps(lambda: lifter(x, batch_size=batch), device, batch, seconds, Result(
         "inference", size, batch, compile and device.type == "cuda",
         "bf16" if bf16 and device.type == "cuda" else "fp32", 0.0, "poses/s"))
+
+
+def fused_correctness(size: str, batch: int, device: torch.device) -> list[Result]:
+    """Max abs difference, fused kernels against the reference code, of the forward output and
+    of the parameter gradients on one training batch (eager; fp32 and bf16 autocast)."""
+    with _fused_switch(True):
+        if not fused_ops.enabled_for(torch.empty(0, device=device)):
+            raise RuntimeError("the fused kernels need a GPU and triton")
+    torch.manual_seed(0)
+    model = AMPose(**SIZES[size]).to(device).train()
+    x, y = _fake_dataset(batch, model.num_joints, device)
+    results = []
+    for bf16 in (False, True):
+        runs = []
+        for flag in (False, True):
+            with _fused_switch(flag), autocast_for(device, bf16):
+                out = model(x)
+                loss = F.mse_loss(out.float(), y)
+            grads = torch.autograd.grad(loss, list(model.parameters()))
+            runs.append((out.detach().float(), [g.float() for g in grads]))
+        (o_ref, g_ref), (o_fus, g_fus) = runs
+        g_diff = max((a - b).abs().max().item() for a, b in zip(g_ref, g_fus))
+        g_scale = max(a.abs().max().item() for a in g_ref)
+        results.append(Result(
+            "fused_check", size, batch, False, "bf16" if bf16 else "fp32", (o_fus - o_ref).abs().max().item(),
+            "max abs diff", extra={
+                "fused": True, "out_max_abs_diff": (o_fus - o_ref).abs().max().item(),
+                "out_max_abs": o_ref.abs().max().item(), "grad_max_abs_diff": g_diff, "grad_max_abs": g_scale,
+            }))
+    return results
+
+
+def run_fused(sizes: list[str], device: torch.device, secs: float, add) -> None:
+    """--fused: the fused Triton kernels off vs on, compiled bf16 training (and as a CUDA graph),
+    compiled bf16 inference, and a correctness row."""
+    batches, infer_batch = ((128, 512), 1024) if sizes == ["tiny"] else ((2048, 8192, 16384), 65536)
+    for size in sizes:
+        for b in batches:
+            for flag in (False, True):
+                torch._dynamo.reset()  # a fresh static-shape compile for each measurement
+                add(bench_train_fast(size, b, device, True, True, secs, fused=flag))
+            torch._dynamo.reset()
+            try:
+                add(bench_train_graphed(size, b, device, True, secs, fused=True))
+            except Exception as e:  # noqa: BLE001 (an unmeasured path: record why, go on)
+                add(Result("train_graphed", size, b, True, "bf16", float("nan"), "samples/s",
+                           extra={"fused": True, "error": f"{type(e).__name__}: {e}"[:300]}))
+        for flag in (False, True):
+            torch._dynamo.reset()
+            add(bench_inference(size, infer_batch, device, True, True, secs, fused=flag))
+        for r in fused_correctness(size, min(batches), device):
+            add(r)
+
+
+def _fused_summary(results: list[Result]) -> dict:
+    """Speed-up of fused over reference for each (what, model, batch) measured both ways."""
+    out = {}
+    for r in results:
+        if r.extra.get("fused") or r.what == "fused_check":
+            continue
+        on = [o for o in results if o.extra.get("fused") and (o.what, o.model, o.batch) == (r.what, r.model, r.batch)]
+        if on and r.value > 0:
+            out[f"fused_speedup_{r.what}_{r.model}_b{r.batch}"] = on[0].value / r.value
+        graphed = [o for o in results if o.what == "train_graphed" and o.extra.get("fused")
+                   and (o.model, o.batch) == (r.model, r.batch)]
+        if r.what == "train" and graphed and r.value > 0 and graphed[0].value == graphed[0].value:  # not NaN
+            out[f"fused_graphed_speedup_train_{r.model}_b{r.batch}"] = graphed[0].value / r.value
+    return out
 
 
 def bench_latency(size: str, device: torch.device, cuda_graph: bool, bf16: bool, repeats: int) -> Result:
@@ -218,6 +330,15 @@ def run(args: argparse.Namespace) -> list[Result]:
 
     precisions = [(False, False), (False, True), (True, True)] if cuda else [(False, False)]
     sizes = ["tiny"] if args.tiny else (args.sizes or (["paper", "cpu"] if cuda else ["cpu", "paper"]))
+    if args.fused:
+        if not cuda:
+            print("--fused: the fused Triton kernels need a GPU; nothing to measure here", flush=True)
+            return results
+        if not fused_ops.available():
+            print("--fused: triton is not importable; nothing to measure here", flush=True)
+            return results
+        run_fused(["tiny"] if args.tiny else (args.sizes or ["paper"]), device, secs, add)
+        return results
     if args.graphed:
         if not cuda:
             print("--graphed: CUDA graphs need a GPU; nothing to measure here", flush=True)
@@ -279,8 +400,9 @@ def profile_train_step(size: str, batch: int, compile: bool, steps: int = 10) ->
 
 def _row(r: Result) -> str:
     mem = f"{r.peak_mem_gb:6.2f} GB" if r.peak_mem_gb is not None else "      -  "
+    value = f"{r.value:12.1f}" if abs(r.value) >= 1 or r.value == 0 else f"{r.value:12.3g}"  # small: the fused_check diffs
     return (f"{r.what:20s} {r.model:6s} batch {r.batch:6d} {'compiled' if r.compiled else 'eager   '} {r.precision:5s} "
-            f"{r.value:12.1f} {r.unit:10s} {mem} {r.extra or ''}")
+            f"{value} {r.unit:10s} {mem} {r.extra or ''}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -292,6 +414,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=None, help="JSON output (default experiments/bench/<device>.json)")
     p.add_argument("--graphed", action="store_true",
                    help="only the training step as one CUDA graph against the compiled fast step (GPU)")
+    p.add_argument("--fused", action="store_true",
+                   help="only the fused Triton kernels off vs on: compiled bf16 training (batch 2048, 8192), "
+                        "inference (batch 65536), and their difference from the reference (GPU)")
     p.add_argument("--profile", action="store_true", help="print a torch.profiler table of the fast step and exit")
     p.add_argument("--profile-batch", type=int, default=8192)
     args = p.parse_args(argv)
@@ -312,13 +437,17 @@ def main(argv: list[str] | None = None) -> None:
         if recipe and fast:
             summary = {"paper_recipe_samples_per_s": recipe, "best_fast_samples_per_s": fast, "speedup": fast / recipe}
             print(f"training speed-up over the paper recipe: {fast / recipe:.1f}x ({fast:,.0f} vs {recipe:,.0f} samples/s)")
+    if args.fused:
+        summary = _fused_summary(results)
+        for k, v in summary.items():
+            print(f"{k}: {v:.3f}x")
     record = {
         "device": device_name, "torch": torch.__version__, "python": platform.python_version(),
         "params": {k: count_parameters(AMPose(**v)) for k, v in SIZES.items()},
-        "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0, "summary": summary,
+        "fused_tuning": dict(fused_ops.TUNING), "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0, "summary": summary,
         "results": [asdict(r) for r in results],
     }
-    out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{'_tiny' if args.tiny else ''}{'_graphed' if args.graphed else ''}.json"
+    out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{'_tiny' if args.tiny else ''}{'_graphed' if args.graphed else ''}{'_fused' if args.fused else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(record, indent=2))
     print(f"wrote {out}")

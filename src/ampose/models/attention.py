@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ampose.models import fused
+
 
 class Mlp(nn.Module):
     """Linear -> GELU -> dropout -> Linear -> dropout."""
@@ -34,9 +36,12 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, j, c = x.shape
+        p = self.dropout if self.training else 0.0
+        if p == 0.0 and fused.enabled_for(x) and fused.attention_supported(j, c // self.num_heads):
+            # one Triton kernel reads q, k, v from the packed projection and writes (B, J, C)
+            return self.proj(fused.joint_attention(self.qkv(x), self.num_heads))
         qkv = self.qkv(x).reshape(b, j, 3, self.num_heads, c // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, J, C/H)
-        p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
         y = y.transpose(1, 2).reshape(b, j, c)  # (B, J, C)
         return self.proj(y)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ampose.models import fused
+
 
 class GraphConv(nn.Module):
     """Z = sum_g A_g X W_g + b, with A_g the normalised adjacency of group g.
@@ -35,7 +37,10 @@ class GraphConv(nn.Module):
         b, j, _ = x.shape
         h = self.weight(x)  # (B, J, G*C)
         h = h.reshape(b, j * self.groups, self.out_dim)  # (B, J*G, C), index j*G + g
-        out = torch.matmul(self.mix.to(h.dtype), h)  # (B, J, C)
+        if fused.enabled_for(h) and fused.graph_mix_supported(*self.mix.shape):
+            out = fused.graph_mix(self.mix, h)  # one Triton kernel per (sample, channel tile)
+        else:
+            out = torch.matmul(self.mix.to(h.dtype), h)  # (B, J, C)
         if self.bias is not None:
             out = out + self.bias
         return out
