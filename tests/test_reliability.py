@@ -95,6 +95,21 @@ def test_resume_after_sigkill_matches_the_uninterrupted_run(synthetic_root, tmp_
         assert got[key] == pytest.approx(want[key], rel=1e-6, abs=1e-6), key
 
 
+def test_resuming_a_finished_run_tests_again_and_returns_the_best_score(compose_train, tmp_path):
+    # Seen on the GPU queue: a job killed while testing resumed from its final last.ckpt, fitted
+    # nothing, and then failed: the sweeper's val/mpjpe_best was not logged.
+    quick = ["trainer.max_epochs=2", "trainer.limit_train_batches=4", "data.eval_stride=40", "logger=csv"]
+    cfg = compose_config("train", [*compose_train(*quick).hydra.overrides.task], output_dir=tmp_path / "r")
+    first = train(cfg)[0]
+    last = tmp_path / "r" / "checkpoints" / "last.ckpt"
+    again_cfg = compose_config("train", [*compose_train(*quick).hydra.overrides.task, f"ckpt_path={last}"],
+                               output_dir=tmp_path / "r")
+    again = train(again_cfg)[0]
+    assert again["val/mpjpe_best"] == pytest.approx(first["val/mpjpe_best"], rel=1e-6)
+    for key in TEST_KEYS:
+        assert again[key] == pytest.approx(first[key], rel=1e-5), key
+
+
 def test_same_seed_same_metrics_and_the_seed_is_logged(compose_train, tmp_path):
     quick = ["trainer.max_epochs=1", "trainer.limit_train_batches=6", "data.eval_stride=40", "logger=csv",
              "trainer.deterministic=true", "seed=7", "model.net.dropout=0.1"]

@@ -239,7 +239,13 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             check_resumable(resume_file, OmegaConf.to_container(cfg.model.net, resolve=True))
         trainer.fit(lit, datamodule=datamodule, ckpt_path=resume)
     metrics: dict[str, float] = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    ckpt_cb = trainer.checkpoint_callback
+    if ("val/mpjpe_best" not in metrics and ckpt_cb is not None and ckpt_cb.monitor == "val/mpjpe"
+            and ckpt_cb.best_model_score is not None):
+        # Resuming a run that had already finished fits nothing and logs no validation; the best
+        # score comes back with the checkpoint callback's restored state (sweepers need it).
+        metrics["val/mpjpe_best"] = float(ckpt_cb.best_model_score)
+    best = ckpt_cb.best_model_path if ckpt_cb else ""
     which = resolve_test_ckpt(cfg)
     if which == "last":  # no model selection on the test data (validation may be the test set)
         lasts = [cb.last_model_path for cb in trainer.checkpoint_callbacks if getattr(cb, "last_model_path", "")]
