@@ -192,6 +192,9 @@ class PoseDataModule(pl.LightningDataModule):
         val_subjects: None -> validate on test_subjects; a list -> held out of training and validated on.
         stride / eval_stride: frame stride for training / evaluation sequences.
         flip_augment: random horizontal flip of each training sample.
+        virtual_views: add this many turned copies of every training sequence (each frame's
+            world pose turned about the vertical through its root, projected through the same
+            camera; ampose.data.views). Ground-truth 2D only; 0 = off.
         gpu_resident: keep tensors on the trainer's device and sample batches there.
         file_3d: the 3D file's name in root.
         test_file: 3DHP test npz (name in root or path); None -> the first of MPI_FILES present.
@@ -213,6 +216,7 @@ class PoseDataModule(pl.LightningDataModule):
         stride: int = 1,
         eval_stride: int = 1,
         flip_augment: bool = True,
+        virtual_views: int = 0,
         batch_size: int = 1024,
         eval_batch_size: int = 4096,
         num_workers: int = 0,
@@ -235,6 +239,13 @@ class PoseDataModule(pl.LightningDataModule):
         self.val_subjects = list(val_subjects) if val_subjects else None
         self.stride, self.eval_stride = int(stride), int(eval_stride)
         self.flip_augment = flip_augment
+        if int(virtual_views) < 0:
+            raise DataError(f"virtual_views must be >= 0, got {virtual_views}")
+        if virtual_views and (keypoints != "gt" or dataset not in ("h36m", "synthetic")):
+            raise DataError(f"virtual_views needs ground-truth 2D of Human3.6M-style data (keypoints=gt), "
+                            f"got dataset={dataset!r} keypoints={keypoints!r}: detections cannot be re-made "
+                            f"for a turned body")
+        self.virtual_views = int(virtual_views)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.num_workers, self.pin_memory, self.gpu_resident = num_workers, pin_memory, gpu_resident
         self.file_3d, self.test_file = file_3d, test_file
@@ -276,6 +287,8 @@ class PoseDataModule(pl.LightningDataModule):
             held_out = set(self.val_subjects or [])
             train = [s for s in self.train_subjects if s not in held_out]
             self.data_train = self._load(train, self.stride)
+            if self.virtual_views:
+                self.data_train = self._add_virtual_views(self.data_train, train)
         if stage in ("fit", "validate", None) and self.data_val is None:
             self.data_val = self._load(self.val_subjects or self.test_subjects, self.eval_stride)
         if stage in ("test", "predict", None) and self.data_test is None:
@@ -285,6 +298,15 @@ class PoseDataModule(pl.LightningDataModule):
         arrays = h36m.load_h36m(self.root, subjects, self.keypoints, self.num_joints, stride, self.file_3d)
         log.info("%s %s: %d samples", self.dataset, subjects, len(arrays))
         return arrays
+
+    def _add_virtual_views(self, real: PoseArrays, subjects: list[str]) -> PoseArrays:
+        from ampose.data import views
+
+        positions_3d = h36m.read_3d(self.root / self.file_3d)
+        extra = views.virtual_view_samples(positions_3d, subjects, self.virtual_views, self.num_joints,
+                                           self.stride, seed=self.synthetic_seed, skip=h36m.SKIP)
+        log.info("virtual views: %d turned samples added to %d real ones", len(extra), len(real))
+        return views.concat(real, extra.validate("virtual views"))
 
     def _load_3dhp(self) -> PoseArrays:
         from ampose.data.mpi_3dhp import load_3dhp_test
