@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 from ampose.bench import main as bench_main
@@ -29,16 +30,19 @@ def test_bench_tiny_smoke(tmp_path):
     assert record["params"]["paper"] == 18_406_403
 
 
-def test_bench_graphed_falls_back_cleanly_without_a_gpu(tmp_path, capsys):
-    import pytest
-
-    from ampose.bench import bench_train_graphed
-
+@pytest.mark.parametrize("flag, message", [("--graphed", "CUDA graphs need a GPU"),
+                                           ("--fused", "fused Triton kernels need a GPU")])
+def test_gpu_only_bench_modes_measure_nothing_on_a_cpu(tmp_path, capsys, flag, message):
     if torch.cuda.is_available():
         pytest.skip("this is the CPU fallback")
-    out = tmp_path / "graphed.json"
-    bench_main(["--graphed", "--tiny", "--out", str(out)])
-    assert "CUDA graphs need a GPU" in capsys.readouterr().out
+    out = tmp_path / "bench.json"
+    bench_main([flag, "--tiny", "--out", str(out)])
+    assert message in capsys.readouterr().out
     assert json.loads(out.read_text())["results"] == []
+
+
+def test_bench_graphed_step_refuses_a_cpu():
+    from ampose.bench import bench_train_graphed
+
     with pytest.raises(RuntimeError, match="needs a GPU"):
         bench_train_graphed("tiny", 8, torch.device("cpu"), False, 0.01)

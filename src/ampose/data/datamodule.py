@@ -244,7 +244,7 @@ class PoseDataModule(pl.LightningDataModule):
         if virtual_views and (keypoints != "gt" or dataset not in ("h36m", "synthetic")):
             raise DataError(f"virtual_views needs ground-truth 2D of Human3.6M-style data (keypoints=gt), "
                             f"got dataset={dataset!r} keypoints={keypoints!r}: detections cannot be re-made "
-                            f"for a turned body")
+                            f"for a turned body")  # said here, at configuration, not at the first load
         self.virtual_views = int(virtual_views)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.num_workers, self.pin_memory, self.gpu_resident = num_workers, pin_memory, gpu_resident
@@ -286,27 +286,17 @@ class PoseDataModule(pl.LightningDataModule):
         if stage in ("fit", None) and self.data_train is None:
             held_out = set(self.val_subjects or [])
             train = [s for s in self.train_subjects if s not in held_out]
-            self.data_train = self._load(train, self.stride)
-            if self.virtual_views:
-                self.data_train = self._add_virtual_views(self.data_train, train)
+            self.data_train = self._load(train, self.stride, self.virtual_views)
         if stage in ("fit", "validate", None) and self.data_val is None:
             self.data_val = self._load(self.val_subjects or self.test_subjects, self.eval_stride)
         if stage in ("test", "predict", None) and self.data_test is None:
             self.data_test = self._load(self.test_subjects, self.eval_stride)
 
-    def _load(self, subjects: list[str], stride: int) -> PoseArrays:
-        arrays = h36m.load_h36m(self.root, subjects, self.keypoints, self.num_joints, stride, self.file_3d)
+    def _load(self, subjects: list[str], stride: int, virtual_views: int = 0) -> PoseArrays:
+        arrays = h36m.load_h36m(self.root, subjects, self.keypoints, self.num_joints, stride, self.file_3d,
+                                virtual_views, views_seed=self.synthetic_seed)
         log.info("%s %s: %d samples", self.dataset, subjects, len(arrays))
         return arrays
-
-    def _add_virtual_views(self, real: PoseArrays, subjects: list[str]) -> PoseArrays:
-        from ampose.data import views
-
-        positions_3d = h36m.read_3d(self.root / self.file_3d)
-        extra = views.virtual_view_samples(positions_3d, subjects, self.virtual_views, self.num_joints,
-                                           self.stride, seed=self.synthetic_seed, skip=h36m.SKIP)
-        log.info("virtual views: %d turned samples added to %d real ones", len(extra), len(real))
-        return views.concat(real, extra.validate("virtual views"))
 
     def _load_3dhp(self) -> PoseArrays:
         from ampose.data.mpi_3dhp import load_3dhp_test

@@ -257,15 +257,32 @@ def build_samples(
 
 def load_h36m(
     root: Path | str, subjects: list[str] | tuple[str, ...] = TEST_SUBJECTS, keypoints: str = "gt",
-    num_joints: int = 17, stride: int = 1, file_3d: str = FILE_3D,
+    num_joints: int = 17, stride: int = 1, file_3d: str = FILE_3D, virtual_views: int = 0,
+    views_seed: int = 0,
 ) -> PoseArrays:
     """Samples of `subjects` from the files in `root` (see module docstring).
 
     keypoints: "gt" (the cached `data_2d_h36m_gt.npz`, else projected on the fly), "cpn", "sh",
     or a 2D npz file name (relative to root) or path. file_3d: the 3D file's name in root.
+    virtual_views: add that many turned copies of every sequence (ampose.data.views; GT 2D only),
+    their angles drawn from `views_seed`; the copies follow the real samples.
     """
+    if virtual_views and keypoints != "gt":
+        raise DataError(f"virtual_views needs ground-truth 2D (keypoints=gt), got keypoints={keypoints!r}: "
+                        f"detections cannot be re-made for a turned body")
     positions_3d = read_3d(Path(root) / file_3d)
     path_2d = keypoints_path(root, keypoints)
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
     positions_2d = gt_2d(wanted) if path_2d is None else read_2d(path_2d, num_joints)
-    return build_samples(positions_3d, positions_2d, subjects, num_joints, stride).validate(f"Human3.6M {list(subjects)}")
+    parts = [build_samples(positions_3d, positions_2d, subjects, num_joints, stride)]
+    if virtual_views:
+        from ampose.data.views import turned_positions
+
+        rng = np.random.default_rng(views_seed)
+        for _ in range(virtual_views):
+            turned = turned_positions(positions_3d, list(subjects), rng, stride)
+            parts.append(build_samples(turned, gt_2d(turned), subjects, num_joints))
+        log.info("virtual views: %d turned samples added to %d real ones",
+                 sum(len(p) for p in parts[1:]), len(parts[0]))
+    arrays = parts[0] if len(parts) == 1 else PoseArrays.concat(parts)
+    return arrays.validate(f"Human3.6M {list(subjects)}")
