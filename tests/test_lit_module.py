@@ -181,3 +181,46 @@ def test_evaluation_bypasses_a_compiled_network():
         lit.predict_3d(x)
     assert compiled
     torch._dynamo.reset()
+
+
+def test_ema_update_is_the_warmed_up_moving_average():
+    """ema <- d ema + (1 - d) w with d = min(decay, (1+t)/(10+t)): t = 0 gives d = 0.1."""
+    torch.manual_seed(0)
+    lit = LiftingModule(net=NET, ema_decay=0.99)
+    start = [p.detach().clone() for p in lit.net_ema.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(start, lit.net.parameters()))  # starts as a copy
+    with torch.no_grad():
+        for p in lit.net.parameters():
+            p.add_(1.0)
+    lit._update_ema()
+    for e, s in zip(lit.net_ema.parameters(), start):
+        torch.testing.assert_close(e, s + 0.9)  # 0.1 s + 0.9 (s + 1)
+    # the average is frozen and out of the optimizer: only the trained weights are optimised
+    assert not any(p.requires_grad for p in lit.net_ema.parameters())
+    opt = lit.configure_optimizers()["optimizer"]
+    optimised = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert optimised == {id(p) for p in lit.net.parameters()}
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="ema_decay"):
+            LiftingModule(net=NET, ema_decay=bad)
+
+
+def test_ema_is_what_evaluation_and_checkpoints_use(tmp_path, tiny_dm):
+    dm = tiny_dm(num_joints=17)
+    torch.manual_seed(0)
+    lit = LiftingModule(net=NET, optimizer={"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-2},
+                        ema_decay=0.9)
+    trainer = _trainer(tmp_path, max_epochs=2)
+    trainer.fit(lit, datamodule=dm)
+    assert "val/mpjpe_raw" in trainer.callback_metrics
+    assert trainer.callback_metrics["val/mpjpe_raw"] != trainer.callback_metrics["val/mpjpe"]
+    x = torch.randn(5, 17, 2)
+    with torch.no_grad():
+        ema_out, raw_out = lit.net_ema(x), lit.net(x)
+        assert not torch.allclose(ema_out, raw_out)
+        torch.testing.assert_close(lit.predict_3d(x), ema_out - ema_out[:, :1])
+    ckpt = tmp_path / "ema.ckpt"
+    trainer.save_checkpoint(ckpt)
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(ckpt)(x), ema_out)  # the average, not the raw weights
+        torch.testing.assert_close(load_lit_module(ckpt).net(x), raw_out)  # both survive, for resuming

@@ -222,6 +222,10 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
                            output_dir=tmp_path / "other")
     with pytest.raises(CheckpointError, match=r"different model configuration \(dim: 16 in the checkpoint, 32 here"):
         train(other)
+    with_ema = compose_config("train", [*cfg.hydra.overrides.task, "model.ema_decay=0.99", f"ckpt_path={last}"],
+                              output_dir=tmp_path / "ema")
+    with pytest.raises(CheckpointError, match=r"trained without a weight average \(model.ema_decay\); set model.ema_decay to null"):
+        train(with_ema)
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -79,16 +79,23 @@ def load_lit_module(path: str | Path, map_location: Any = "cpu", weights_only: b
 
 
 def load_model(path: str | Path, map_location: Any = "cpu", weights_only: bool = True) -> nn.Module:
-    """The trained network of a checkpoint as a plain ``nn.Module`` in eval mode."""
-    return load_lit_module(path, map_location, weights_only).net.eval()
+    """The trained network of a checkpoint as a plain ``nn.Module`` in eval mode (its weight
+    average when the run kept one, ``model.ema_decay``)."""
+    return load_lit_module(path, map_location, weights_only).eval_net.eval()
 
 
-def check_resumable(path: str | Path, net_cfg: dict[str, Any]) -> None:
+def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None = None) -> None:
     """Before ``trainer.fit(ckpt_path=path)``: a one-line CheckpointError when the checkpoint's
-    network config differs from this run's (Lightning would fail deep in ``load_state_dict``)."""
-    hp = read_checkpoint(path).get("hyper_parameters") or {}
+    network config differs from this run's, or when one keeps a weight average and the other
+    does not (``ema``; None: not checked). Lightning would fail deep in ``load_state_dict``."""
+    ckpt = read_checkpoint(path)
+    hp = ckpt.get("hyper_parameters") or {}
     stored = hp.get("net") or {}
     diff = [f"{k}: {stored.get(k)!r} in the checkpoint, {net_cfg.get(k)!r} here"
             for k in sorted(net_cfg) if k in stored and stored[k] != net_cfg[k]]
     if stored and diff:
         raise CheckpointError(f"{path} was trained with a different model configuration ({'; '.join(diff)})")
+    had_ema = any(k.startswith("net_ema.") for k in ckpt["state_dict"])
+    if ema is not None and had_ema != ema:
+        raise CheckpointError(f"{path} was trained {'with' if had_ema else 'without'} a weight average "
+                              f"(model.ema_decay); set model.ema_decay {'as it was' if had_ema else 'to null'} to resume it")

@@ -8,6 +8,7 @@ Nothing here needs Hydra: configs are plain dicts, built by :func:`instantiate`.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import inspect
@@ -109,6 +110,10 @@ class LiftingModule(pl.LightningModule):
             precision, so reported numbers do not depend on it: bf16 rounds the 2D input to
             ~0.3 px and moves predictions by ~5 mm per joint. Validation keeps the training
             precision (it runs every epoch).
+        ema_decay: keep an exponential moving average of the weights (``net_ema``), updated
+            after every optimizer step with this decay (warmed up as min(decay, (1+t)/(10+t))).
+            The average is what validation, test, checkpoints' ``load_model`` and prediction
+            use; validation also logs the raw weights' ``val/mpjpe_raw``. None: off.
     """
 
     def __init__(
@@ -125,6 +130,7 @@ class LiftingModule(pl.LightningModule):
         root_relative: bool = True,
         grad_clip_norm: float | None = None,
         test_fp32: bool = True,
+        ema_decay: float | None = None,
     ) -> None:
         super().__init__()
         optimizer = dict(DEFAULT_OPTIMIZER) if optimizer is None else to_plain(optimizer)
@@ -149,16 +155,22 @@ class LiftingModule(pl.LightningModule):
             "scheduler": scheduler if isinstance(scheduler, Mapping) or scheduler is None else None,
             "warmup_steps": warmup_steps, "flip_test": flip_test, "compile": compile, "fused": fused,
             "procrustes": procrustes, "root_relative": root_relative, "grad_clip_norm": grad_clip_norm,
-            "test_fp32": test_fp32,
+            "test_fp32": test_fp32, "ema_decay": ema_decay,
         })
         if grad_clip_norm is not None and grad_clip_norm <= 0:
             raise ValueError(f"grad_clip_norm must be positive or null, got {grad_clip_norm}")
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1) or null, got {ema_decay}")
+        # The average is a frozen twin of the network; it is a submodule so that it moves with
+        # the module, is saved and resumed with the checkpoint, and is never optimised.
+        self.net_ema = copy.deepcopy(self.net).requires_grad_(False).eval() if ema_decay else None
         self._optimizer, self._scheduler = optimizer, scheduler
 
         self.num_joints = int(getattr(self.net, "num_joints"))
         perm = skeleton_for(self.num_joints).flip_permutation if self.num_joints in (16, 17) else None
         self.register_buffer("flip_perm", torch.tensor(perm or [], dtype=torch.long), persistent=False)
         self.val_metrics = PoseMetrics(self.num_joints, procrustes=procrustes)
+        self.val_metrics_raw = PoseMetrics(self.num_joints, procrustes=False) if ema_decay else None
         self.test_metrics = PoseMetrics(self.num_joints, procrustes=True)
         self.val_mpjpe_best = MinMetric()
         self.test_results: dict[str, Any] = {}
@@ -169,13 +181,20 @@ class LiftingModule(pl.LightningModule):
         """Raw network output ``(B, J, 2) -> (B, J, 3)``."""
         return self.net(pose2d)
 
-    def predict_3d(self, pose2d: Tensor, flip: bool | None = None, eager: bool = False) -> Tensor:
+    @property
+    def eval_net(self) -> nn.Module:
+        """The network evaluation uses: the weight average when one is kept, else ``net``."""
+        return self.net_ema if self.net_ema is not None else self.net
+
+    def predict_3d(self, pose2d: Tensor, flip: bool | None = None, eager: bool = False, raw: bool = False) -> Tensor:
         """Evaluation prediction: optional flip augmentation, then root-relative. ``(B, J, 3)``.
 
         ``eager`` bypasses a compiled network (``Module.compile`` routes only ``__call__``).
+        ``raw`` uses the trained weights even when a weight average is kept.
         """
         flip = self.hparams.flip_test if flip is None else flip
-        net = self.net.forward if eager else self.net
+        net = self.net if raw else self.eval_net
+        net = net.forward if eager else net
         pred = net(pose2d)
         if flip:
             if self.flip_perm.numel() == 0:
@@ -223,6 +242,10 @@ class LiftingModule(pl.LightningModule):
             pred = self.predict_3d(batch["pose2d"], eager=True)
         n = target.shape[0]
         metrics.update(pred, target, batch["action"], batch["scene"])
+        if stage == "val" and self.val_metrics_raw is not None:  # the raw weights, for comparison
+            raw = self.predict_3d(batch["pose2d"], eager=True, raw=True)
+            self.val_metrics_raw.update(raw, target, batch["action"], batch["scene"])
+            self.log("val/mpjpe_raw", self.val_metrics_raw.mpjpe, batch_size=n)
         self.log(f"{stage}/loss", metrics.loss, batch_size=n)  # a metric: exact under DDP too
         self.log(f"{stage}/mpjpe", metrics.mpjpe, prog_bar=True, batch_size=n)
         self.log(f"{stage}/mpjpe_action", metrics.mpjpe_action, batch_size=n)
@@ -244,6 +267,8 @@ class LiftingModule(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self.val_metrics.reset()
+        if self.val_metrics_raw is not None:
+            self.val_metrics_raw.reset()
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._eval_step("val", batch)
@@ -290,7 +315,7 @@ class LiftingModule(pl.LightningModule):
         target = opt_factory.func if isinstance(opt_factory, functools.partial) else opt_factory
         if fused and "fused" in inspect.signature(target).parameters:
             extra["fused"] = True
-        optimizer = opt_factory(params=self.parameters(), **extra)
+        optimizer = opt_factory(params=self._trained_parameters(), **extra)
         if self._scheduler is None:
             return optimizer
         sched_factory = self._scheduler
@@ -314,11 +339,30 @@ class LiftingModule(pl.LightningModule):
                 g["lr"] = lr
         else:
             optimizer.step(closure=optimizer_closure)
+        self._update_ema()
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """ema <- ema + (1 - d) (w - ema) over all weights at once, on the device (no host sync).
+        The decay is warmed up (min(d, (1+t)/(10+t))) so the average forgets the initial weights."""
+        if self.net_ema is None:
+            return
+        t = self.global_step  # steps done before this one
+        d = min(self.hparams.ema_decay, (1 + t) / (10 + t))
+        ema = [p for p in self.net_ema.parameters()]
+        live = [p.detach() for p in self.net.parameters()]
+        torch._foreach_lerp_(ema, live, 1.0 - d)
+        for b_ema, b in zip(self.net_ema.buffers(), self.net.buffers()):
+            b_ema.copy_(b)
 
     def on_before_optimizer_step(self, optimizer: Any) -> None:
         """Clip the gradient norm (no host sync: the norm stays a device tensor)."""
         if self.hparams.get("grad_clip_norm"):
-            torch.nn.utils.clip_grad_norm_(self.parameters(), self.hparams.grad_clip_norm, foreach=True)
+            torch.nn.utils.clip_grad_norm_(self._trained_parameters(), self.hparams.grad_clip_norm, foreach=True)
+
+    def _trained_parameters(self) -> list[nn.Parameter]:
+        """Every parameter but the weight average's."""
+        return [p for name, p in self.named_parameters() if not name.startswith("net_ema.")]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Mark the checkpoint as ampose's (``ampose.checkpoint`` checks this); keep the data

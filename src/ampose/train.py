@@ -236,7 +236,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
             from ampose.checkpoint import check_resumable
 
-            check_resumable(resume_file, OmegaConf.to_container(cfg.model.net, resolve=True))
+            check_resumable(resume_file, OmegaConf.to_container(cfg.model.net, resolve=True),
+                            ema=bool(cfg.model.get("ema_decay")))
         trainer.fit(lit, datamodule=datamodule, ckpt_path=resume)
     metrics: dict[str, float] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     ckpt_cb = trainer.checkpoint_callback
