@@ -205,3 +205,17 @@ def test_test_ckpt_auto_never_selects_on_the_test_set():
     assert resolve_test_ckpt(cfg(test_ckpt=None)) == "last"
     assert resolve_test_ckpt(cfg(test_ckpt="best")) == "best"  # an explicit choice is kept
     assert resolve_test_ckpt(cfg(test_ckpt="/x/y.ckpt")) == "/x/y.ckpt"
+
+
+def test_eval_tests_the_weight_average_unless_told_raw(compose_train, tmp_path):
+    from ampose.eval import evaluate
+
+    cfg = compose_train(*QUICK, "test=false", "model.ema_decay=0.9", "model.optimizer.lr=1e-2")
+    _, objs = train(cfg)
+    results = {}
+    for raw in (False, True):
+        ev = compose_config("eval", [f"ckpt_path={objs['best']}", f"raw_weights={raw}"], output_dir=tmp_path / f"ev{raw}")
+        results[raw], _ = evaluate(ev)
+        record = json.loads((tmp_path / f"ev{raw}" / "metrics.json").read_text())
+        assert record["weights"] == ("raw" if raw else "moving average (ema_decay 0.9)")
+    assert results[False]["test/mpjpe"] != pytest.approx(results[True]["test/mpjpe"], rel=1e-4)

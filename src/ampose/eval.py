@@ -29,6 +29,9 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     lit = load_lit_module(cfg.ckpt_path)
+    if cfg.get("raw_weights") and lit.net_ema is not None:
+        lit.net_ema = None  # test the trained weights, not their moving average
+    weights = "raw" if lit.net_ema is None else f"moving average (ema_decay {lit.hparams.ema_decay})"
     if cfg.get("flip_test") is not None:
         lit.hparams["flip_test"] = bool(cfg.flip_test)
     given: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") is not None else {}  # type: ignore[assignment]
@@ -50,8 +53,8 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     metrics = {k: float(v) for k, v in logged.items()}
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = write_results(lit, out_dir, title=f"ampose-eval {cfg.ckpt_path} on {data_cfg.get('dataset', '?')}",
-                         extra={"checkpoint": str(cfg.ckpt_path), "logged": metrics, "data": data_cfg})
+    text = write_results(lit, out_dir, title=f"ampose-eval {cfg.ckpt_path} ({weights} weights) on {data_cfg.get('dataset', '?')}",
+                         extra={"checkpoint": str(cfg.ckpt_path), "weights": weights, "logged": metrics, "data": data_cfg})
     if int(cfg.get("gallery", 0)) > 0:
         paths = save_test_gallery(lit, datamodule, out_dir / "gallery", int(cfg.gallery))
         log.info("gallery of the %d best and worst test poses: %s", int(cfg.gallery), paths[0].parent)
