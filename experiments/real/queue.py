@@ -30,8 +30,13 @@ ROOT = Path("outputs/real")
 
 def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     """The experiments of record, most important first."""
-    gt = lambda exp: [f"experiment=[{exp},fast]", "logger=csv", f"data.root={data}", "num_pictures=2"]  # noqa: E731
-    sh = ["experiment=[h36m_sh16,fast]", "logger=csv", f"data.root={sh_data}", "num_pictures=2"]
+    # The fast mode has evaluated a weight average since session 4; the jobs run before it say
+    # model.ema_decay=null so that they repeat what was recorded (the EMA jobs below set it).
+    raw = ["model.ema_decay=null"]
+    gt = lambda exp, avg=False: [f"experiment=[{exp},fast]", "logger=csv", f"data.root={data}", "num_pictures=2",  # noqa: E731
+                                 *([] if avg else raw)]
+    sh = ["experiment=[h36m_sh16,fast]", "logger=csv", f"data.root={sh_data}", "num_pictures=2", *raw]
+    sh_avg = [a for a in sh if a not in raw]
     # Model selection on S8 (held out of training), never on S9/S11: the best epoch on S8 is tested.
     honest = ["data.val_subjects=[S8]", "test_ckpt=best"]
     paper_size = ["model.net.dim=512", "model.net.depth=5"]
@@ -76,12 +81,12 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # with it and logs the raw weights beside the average (val/mpjpe_raw), so S8 decides. The
     # five-subject runs with it run in the same call and are reported whichever way S8 goes.
     ema = ["model.ema_decay=0.999"]
-    out.append(dict(name="ema_s8", args=gt("h36m_gt17") + honest + ["trainer.max_epochs=8", *ema]))
-    out.append(dict(name="gt17_5subjects_ema", args=gt("h36m_gt17") + ["trainer.max_epochs=4", "test_ckpt=last", *ema]))
+    out.append(dict(name="ema_s8", args=gt("h36m_gt17", avg=True) + honest + ["trainer.max_epochs=8", *ema]))
+    out.append(dict(name="gt17_5subjects_ema", args=gt("h36m_gt17", avg=True) + ["trainer.max_epochs=4", "test_ckpt=last", *ema]))
     out.append(dict(name="gt17_5subjects_ema_flip", eval="gt17_5subjects_ema", ckpt="last", args=["flip_test=true"]))
-    out.append(dict(name="gt16_5subjects_ema", args=gt("h36m_gt16") + ["trainer.max_epochs=4", "test_ckpt=last", *ema]))
+    out.append(dict(name="gt16_5subjects_ema", args=gt("h36m_gt16", avg=True) + ["trainer.max_epochs=4", "test_ckpt=last", *ema]))
     out.append(dict(name="gt16_5subjects_ema_flip", eval="gt16_5subjects_ema", ckpt="last", args=["flip_test=true"]))
-    out.append(dict(name="sh16_5subjects_ema", args=sh + ["trainer.max_epochs=6", "test_ckpt=last", *ema]))
+    out.append(dict(name="sh16_5subjects_ema", args=sh_avg + ["trainer.max_epochs=6", "test_ckpt=last", *ema]))
     out.append(dict(name="sh16_5subjects_ema_flip", eval="sh16_5subjects_ema", ckpt="last", args=["flip_test=true"]))
     for seed in (1, 2):
         for block in ("ours", "two_residual", "transformer", "convnext"):
@@ -92,12 +97,25 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
                             args=gt("h36m_gt17") + honest + short + [f"model={model}", *paper_size, f"seed={seed}"]))
     out.append(dict(name="baseline_mlp", args=gt("h36m_gt17") + honest + mlp))
     out.append(dict(name="baseline_mlp_flip", eval="baseline_mlp", args=["flip_test=true"]))
+    # Queued for session 5 (not run). S8 error rises in the second half of an 8-epoch schedule as
+    # the cosine lr decays (ema_s8: 43.8 at epoch 5, 48.7 at epoch 8): does the paper's slow
+    # exponential decay (x0.98 an epoch, nearly constant) with the average over-fit less? And the
+    # seed spread of the decision and of the headline row; the ablation's flip TTA (retrained,
+    # since the checkpoints are gone; same recipe as recorded, so the numbers should repeat).
+    out.append(dict(name="ema_s8_expdecay", args=gt("h36m_gt17", avg=True) + honest
+                    + ["trainer.max_epochs=8", "model/scheduler=exponential", *ema]))
+    out.append(dict(name="ema_s8_s2", args=gt("h36m_gt17", avg=True) + honest + ["trainer.max_epochs=8", *ema, "seed=2"]))
+    out.append(dict(name="gt17_5subjects_ema_s2", args=gt("h36m_gt17", avg=True)
+                    + ["trainer.max_epochs=4", "test_ckpt=last", *ema, "seed=2"]))
+    out.append(dict(name="gt17_5subjects_ema_s2_flip", eval="gt17_5subjects_ema_s2", ckpt="last", args=["flip_test=true"]))
+    for block in ("ours", "two_residual", "transformer", "convnext"):
+        out.append(dict(name=f"ablation_{block}_s1_flip", eval=f"ablation_{block}_s1", args=["flip_test=true"]))
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
         dict(name="syn_paper_20ep", args=syn_common + ["trainer=gpu", "data.batch_size=128", "trainer.max_epochs=20"]),
-        dict(name="syn_fast_20ep", args=["experiment=fast", *syn_common, "trainer.max_epochs=20"]),
-        dict(name="syn_fast_60ep", args=["experiment=fast", *syn_common, "trainer.max_epochs=60"]),
+        dict(name="syn_fast_20ep", args=["experiment=fast", *syn_common, *raw, "trainer.max_epochs=20"]),
+        dict(name="syn_fast_60ep", args=["experiment=fast", *syn_common, *raw, "trainer.max_epochs=60"]),
     ]
     return out
 
