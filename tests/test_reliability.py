@@ -68,10 +68,12 @@ def test_resume_after_sigkill_matches_the_uninterrupted_run(synthetic_root, tmp_
     env = _env(tmp_path)
     full, killed = tmp_path / "full", tmp_path / "killed"
     marker = tmp_path / "in_epoch_2"
-    reference = subprocess.Popen(_train_cmd(synthetic_root, full), cwd=tmp_path, env=env,
+    # with the weight average on: its state and its warm-up step must survive the kill too
+    avg = "model.ema_decay=0.9"
+    reference = subprocess.Popen(_train_cmd(synthetic_root, full, avg), cwd=tmp_path, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     pause = ["+callbacks.pause._target_=test_reliability.PauseInEpoch", f"+callbacks.pause.marker={marker}"]
-    victim = subprocess.Popen(_train_cmd(synthetic_root, killed, *pause), cwd=tmp_path, env=env,
+    victim = subprocess.Popen(_train_cmd(synthetic_root, killed, avg, *pause), cwd=tmp_path, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while not marker.exists() and victim.poll() is None and time.time() < deadline:
@@ -84,14 +86,14 @@ def test_resume_after_sigkill_matches_the_uninterrupted_run(synthetic_root, tmp_
     assert victim.returncode == -signal.SIGKILL and not (killed / "metrics.json").exists()
 
     # The documented resume: ckpt_path=last in the same run folder.
-    resumed = subprocess.run(_train_cmd(synthetic_root, killed, "ckpt_path=last"), cwd=tmp_path, env=env,
+    resumed = subprocess.run(_train_cmd(synthetic_root, killed, avg, "ckpt_path=last"), cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Restoring states from the checkpoint" in resumed.stderr + resumed.stdout
     assert reference.wait(300) == 0, reference.stderr.read()[-3000:]
     got, want = _logged(killed), _logged(full)
     assert read_checkpoint(last)["epoch"] == 2 == read_checkpoint(full / "checkpoints" / "last.ckpt")["epoch"]
-    for key in TEST_KEYS:
+    for key in (*TEST_KEYS, "val/mpjpe_raw"):
         assert got[key] == pytest.approx(want[key], rel=1e-6, abs=1e-6), key
 
 
