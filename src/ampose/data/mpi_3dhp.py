@@ -234,7 +234,7 @@ def _from_flat(
             names, subject = list(SPIN_VALID_COUNTS), split
             scene = np.array([SEQUENCE_SCENE[s] for s in names], np.int64)[split]
         else:
-            warnings.warn(f"{what}: 2929 frames but TS5-6 rows are not 1920x1080; scene left -1")
+            warnings.warn(f"{what}: 2929 frames but TS5-6 rows are not 1920x1080; scene left -1", stacklevel=2)
     if scene is None:
         scene = np.full(n, -1, np.int64)
     if scene.shape != (n,):

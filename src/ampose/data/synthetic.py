@@ -201,7 +201,7 @@ def _sitting(rng: np.random.Generator, t: np.ndarray, a: dict, depth: np.ndarray
     """Blend the legs into a seated pose (depth 0 standing .. 1 chair .. 2 on the floor)."""
     chair, floor = np.clip(depth, 0, 1), np.clip(depth - 1, 0, 1)
     crouch = 4 * chair * (1 - chair)  # the transition passes through a crouch with a forward lean
-    for side, s in (("R", 1), ("L", -1)):
+    for side in ("R", "L"):
         a["hip_flex" + side] = a["hip_flex" + side] * (1 - chair) + chair * (88 + _smooth(rng, t, 4)) + crouch * 20
         a["knee" + side] = (a["knee" + side] * (1 - chair) + chair * (90 + _smooth(rng, t, 8)) + crouch * 30) * (1 - 0.8 * floor)
         a["hip_abd" + side] = a["hip_abd" + side] + 8 * chair + 6 * floor
