@@ -46,3 +46,23 @@ def test_bench_graphed_step_refuses_a_cpu():
 
     with pytest.raises(RuntimeError, match="needs a GPU"):
         bench_train_graphed("tiny", 8, torch.device("cpu"), False, 0.01)
+
+
+def test_fused_summary_ratios_by_hand():
+    """The --fused summary: fused over reference per row, graphed over reference, and the best
+    training step over the paper recipe of the same run (an unmeasured NaN graph is ignored)."""
+    from ampose.bench import Result, _fused_summary
+
+    def r(what, batch, value, fused=None):
+        return Result(what, "paper", batch, True, "bf16", value, "samples/s", extra={} if fused is None else {"fused": fused})
+
+    results = [r("train_paper_recipe", 128, 5_000.0), r("train", 8192, 100_000.0), r("train", 8192, 135_000.0, True),
+               r("train_graphed", 8192, 140_000.0, True), r("train", 2048, 90_000.0), r("train", 2048, 110_000.0, True),
+               r("train_graphed", 2048, float("nan"), True)]
+    summary = _fused_summary(results)
+    assert summary == {
+        "best_train_over_paper_recipe_paper": pytest.approx(28.0),
+        "fused_speedup_train_paper_b8192": pytest.approx(1.35),
+        "fused_graphed_speedup_train_paper_b8192": pytest.approx(1.4),
+        "fused_speedup_train_paper_b2048": pytest.approx(110 / 90),
+    }

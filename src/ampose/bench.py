@@ -266,6 +266,7 @@ def run_fused(sizes: list[str], device: torch.device, secs: float, add) -> None:
     compiled bf16 inference, and a correctness row."""
     batches, infer_batch = ((128, 512), 1024) if sizes == ["tiny"] else ((2048, 8192, 16384), 65536)
     for size in sizes:
+        add(bench_train_paper_recipe(size, device, secs))  # the issue's ratio is against this, same run
         for b in batches:
             for flag in (False, True):
                 torch._dynamo.reset()  # a fresh static-shape compile for each measurement
@@ -284,10 +285,17 @@ def run_fused(sizes: list[str], device: torch.device, secs: float, add) -> None:
 
 
 def _fused_summary(results: list[Result]) -> dict:
-    """Speed-up of fused over reference for each (what, model, batch) measured both ways."""
+    """Speed-up of fused over reference for each (what, model, batch) measured both ways, and the
+    best training step (any kind) over the paper recipe of the same model in the same run."""
     out = {}
+    for model in sorted({r.model for r in results}):
+        recipe = [r.value for r in results if r.model == model and r.what == "train_paper_recipe"]
+        steps = [r.value for r in results if r.model == model and r.what in ("train", "train_graphed")
+                 and r.value == r.value]  # not NaN (an unmeasured graph)
+        if recipe and steps and recipe[0] > 0:
+            out[f"best_train_over_paper_recipe_{model}"] = max(steps) / recipe[0]
     for r in results:
-        if r.extra.get("fused") or r.what == "fused_check":
+        if r.extra.get("fused") or r.what in ("fused_check", "train_paper_recipe"):
             continue
         on = [o for o in results if o.extra.get("fused") and (o.what, o.model, o.batch) == (r.what, r.model, r.batch)]
         if on and r.value > 0:
@@ -415,8 +423,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--graphed", action="store_true",
                    help="only the training step as one CUDA graph against the compiled fast step (GPU)")
     p.add_argument("--fused", action="store_true",
-                   help="only the fused Triton kernels off vs on: compiled bf16 training (batch 2048, 8192), "
-                        "inference (batch 65536), and their difference from the reference (GPU)")
+                   help="only the fused Triton kernels off vs on: compiled bf16 training (batch 2048, 8192, "
+                        "16384), inference (batch 65536), their difference from the reference, and the paper "
+                        "recipe in the same run (GPU)")
     p.add_argument("--profile", action="store_true", help="print a torch.profiler table of the fast step and exit")
     p.add_argument("--profile-batch", type=int, default=8192)
     args = p.parse_args(argv)
