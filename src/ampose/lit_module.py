@@ -163,7 +163,7 @@ class LiftingModule(pl.LightningModule):
             raise ValueError(f"ema_decay must be in (0, 1) or null, got {ema_decay}")
         # The average is a frozen twin of the network; it is a submodule so that it moves with
         # the module, is saved and resumed with the checkpoint, and is never optimised.
-        self.net_ema = copy.deepcopy(self.net).requires_grad_(False).eval() if ema_decay else None
+        self.net_ema = copy.deepcopy(self.net).requires_grad_(False) if ema_decay else None
         self._optimizer, self._scheduler = optimizer, scheduler
 
         self.num_joints = int(getattr(self.net, "num_joints"))
@@ -344,14 +344,13 @@ class LiftingModule(pl.LightningModule):
     @torch.no_grad()
     def _update_ema(self) -> None:
         """ema <- ema + (1 - d) (w - ema) over all weights at once, on the device (no host sync).
-        The decay is warmed up (min(d, (1+t)/(10+t))) so the average forgets the initial weights."""
+        The decay is warmed up (min(d, (1+t)/(10+t))) so the average forgets the initial weights.
+        Buffers are copied, not averaged: the MLP's BatchNorm statistics belong to the live weights."""
         if self.net_ema is None:
             return
         t = self.global_step  # steps done before this one
         d = min(self.hparams.ema_decay, (1 + t) / (10 + t))
-        ema = [p for p in self.net_ema.parameters()]
-        live = [p.detach() for p in self.net.parameters()]
-        torch._foreach_lerp_(ema, live, 1.0 - d)
+        torch._foreach_lerp_(list(self.net_ema.parameters()), list(self.net.parameters()), 1.0 - d)
         for b_ema, b in zip(self.net_ema.buffers(), self.net.buffers()):
             b_ema.copy_(b)
 
