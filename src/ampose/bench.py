@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import time
@@ -291,7 +292,7 @@ def _fused_summary(results: list[Result]) -> dict:
     for model in sorted({r.model for r in results}):
         recipe = [r.value for r in results if r.model == model and r.what == "train_paper_recipe"]
         steps = [r.value for r in results if r.model == model and r.what in ("train", "train_graphed")
-                 and r.value == r.value]  # not NaN (an unmeasured graph)
+                 and not math.isnan(r.value)]  # NaN: an unmeasured graph
         if recipe and steps and recipe[0] > 0:
             out[f"best_train_over_paper_recipe_{model}"] = max(steps) / recipe[0]
     for r in results:
@@ -302,7 +303,7 @@ def _fused_summary(results: list[Result]) -> dict:
             out[f"fused_speedup_{r.what}_{r.model}_b{r.batch}"] = on[0].value / r.value
         graphed = [o for o in results if o.what == "train_graphed" and o.extra.get("fused")
                    and (o.model, o.batch) == (r.model, r.batch)]
-        if r.what == "train" and graphed and r.value > 0 and graphed[0].value == graphed[0].value:  # not NaN
+        if r.what == "train" and graphed and r.value > 0 and not math.isnan(graphed[0].value):
             out[f"fused_graphed_speedup_train_{r.model}_b{r.batch}"] = graphed[0].value / r.value
     return out
 
