@@ -4,6 +4,7 @@ listed in the issue's report, not repeated here."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -56,6 +57,11 @@ def _logged(run_dir: Path) -> dict[str, float]:
     return json.loads((run_dir / "metrics.json").read_text())["logged"]
 
 
+def _val_curve(run_dir: Path) -> list[tuple[int, int, float]]:
+    with (run_dir / "csv" / "metrics.csv").open(newline="") as f:
+        return [(int(r["epoch"]), int(r["step"]), float(r["val/mpjpe"])) for r in csv.DictReader(f) if r.get("val/mpjpe")]
+
+
 def _generate(root: str) -> None:
     """Generate the session's synthetic files once, before concurrent processes read them."""
     from ampose.data.datamodule import PoseDataModule
@@ -95,6 +101,11 @@ def test_resume_after_sigkill_matches_the_uninterrupted_run(synthetic_root, tmp_
     assert read_checkpoint(last)["epoch"] == 2 == read_checkpoint(full / "checkpoints" / "last.ckpt")["epoch"]
     for key in (*TEST_KEYS, "val/mpjpe_raw"):
         assert got[key] == pytest.approx(want[key], rel=1e-6, abs=1e-6), key
+    # The resumed run's CSV log keeps the epochs before the kill (Lightning's own logger deletes
+    # them): the whole validation curve, once per epoch, as in the uninterrupted run.
+    got_curve, want_curve = _val_curve(killed), _val_curve(full)
+    assert [c[:2] for c in got_curve] == [c[:2] for c in want_curve] and len(want_curve) == 3
+    assert [c[2] for c in got_curve] == pytest.approx([c[2] for c in want_curve], rel=1e-6)
 
 
 def test_resuming_a_finished_run_tests_again_and_returns_the_best_score(compose_train, tmp_path):

@@ -84,10 +84,11 @@ def load_model(path: str | Path, map_location: Any = "cpu", weights_only: bool =
     return load_lit_module(path, map_location, weights_only).eval_net.eval()
 
 
-def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None = None) -> None:
+def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None = None) -> int:
     """Before ``trainer.fit(ckpt_path=path)``: a one-line CheckpointError when the checkpoint's
     network config differs from this run's, or when one keeps a weight average and the other
-    does not (``ema``; None: not checked). Lightning would fail deep in ``load_state_dict``."""
+    does not (``ema``; None: not checked). Lightning would fail deep in ``load_state_dict``.
+    Returns the checkpoint's global step (where the resumed run's log continues)."""
     ckpt = read_checkpoint(path)
     hp = ckpt.get("hyper_parameters") or {}
     stored = hp.get("net") or {}
@@ -99,3 +100,4 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
     if ema is not None and had_ema != ema:
         raise CheckpointError(f"{path} was trained {'with' if had_ema else 'without'} a weight average "
                               f"(model.ema_decay); set model.ema_decay {'as it was' if had_ema else 'to null'} to resume it")
+    return int(ckpt.get("global_step", 0))

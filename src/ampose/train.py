@@ -92,10 +92,15 @@ def wandb_offline() -> bool:
         return True
 
 
-def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train") -> list[Any]:
+def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train",
+                        resume_step: int | None = None) -> list[Any]:
     """Loggers of the ``logger`` group. W&B is skipped with a warning when the package is
-    missing (a CSV logger is then added if none is configured); ``import wandb`` stays lazy."""
+    missing (a CSV logger is then added if none is configured); ``import wandb`` stays lazy.
+    ``resume_step``: the step of the checkpoint a resumed run starts from; ampose's CSV logger
+    then keeps the earlier log up to it instead of starting a new one."""
     from hydra.utils import instantiate
+
+    from ampose.loggers import CSVLogger
 
     loggers: list[Any] = []
     entries = [v for v in (cfg or {}).values() if isinstance(v, DictConfig) and "_target_" in v]
@@ -105,9 +110,8 @@ def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train") -> lis
             if importlib.util.find_spec("wandb") is None:
                 warnings.warn("wandb is not installed: logging to CSV only", stacklevel=2)
                 if not any(e._target_.endswith("CSVLogger") for e in entries):
-                    from pytorch_lightning.loggers import CSVLogger
-
-                    loggers.append(CSVLogger(save_dir=entry.save_dir, name="csv", version=""))
+                    loggers.append(CSVLogger(save_dir=entry.save_dir, name="csv", version="",
+                                             keep_until_step=resume_step))
                 continue
             extra: dict[str, Any] = {}
             if entry.get("offline") is None:
@@ -117,6 +121,8 @@ def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train") -> lis
             if entry.get("name") is None:
                 extra["name"] = f"{task_name}-{hc.job.num}" if multirun else task_name
             loggers.append(instantiate(entry, **extra))
+        elif entry._target_ == "ampose.loggers.CSVLogger":
+            loggers.append(instantiate(entry, keep_until_step=resume_step))
         else:
             loggers.append(instantiate(entry))
     return loggers
@@ -225,19 +231,20 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     datamodule = instantiate(cfg.data)
     lit = instantiate(cfg.model)
     lit.data_config = OmegaConf.to_container(cfg.data, resolve=True)  # stored in checkpoints
-    loggers = instantiate_loggers(cfg.get("logger"), cfg.get("task_name", "train"))
+    resume = cfg.get("ckpt_path") if cfg.get("train", True) else None
+    resume_file = out_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume or "")
+    resume_step = None
+    if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
+        from ampose.checkpoint import check_resumable
+
+        resume_step = check_resumable(resume_file, OmegaConf.to_container(cfg.model.net, resolve=True),
+                                      ema=bool(cfg.model.get("ema_decay")))
+    loggers = instantiate_loggers(cfg.get("logger"), cfg.get("task_name", "train"), resume_step)
     callbacks = instantiate_callbacks(cfg.get("callbacks"), have_logger=bool(loggers))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     log_hyperparameters(cfg, lit, trainer)
 
     if cfg.get("train", True):
-        resume = cfg.get("ckpt_path")
-        resume_file = out_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume or "")
-        if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
-            from ampose.checkpoint import check_resumable
-
-            check_resumable(resume_file, OmegaConf.to_container(cfg.model.net, resolve=True),
-                            ema=bool(cfg.model.get("ema_decay")))
         trainer.fit(lit, datamodule=datamodule, ckpt_path=resume)
     metrics: dict[str, float] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     ckpt_cb = trainer.checkpoint_callback

@@ -1,0 +1,67 @@
+"""A CSV logger that keeps the log of the run it resumes.
+
+Lightning's CSVLogger deletes an existing ``metrics.csv`` when it starts, so a run resumed from
+its ``last.ckpt`` (the way long runs are split into short GPU calls) loses its training curve.
+Here a resumed run keeps the earlier rows up to the checkpoint's step and appends its own; rows
+logged after that step by the interrupted process are dropped, since the resumed run logs those
+steps again.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from pytorch_lightning.loggers import CSVLogger as _LightningCSVLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter as _LightningWriter
+from pytorch_lightning.loggers.logger import rank_zero_experiment
+
+
+class _KeepingWriter(_LightningWriter):
+    """Lightning's writer, but an existing metrics file is trimmed to ``keep_until_step``
+    instead of deleted."""
+
+    def __init__(self, log_dir: str, keep_until_step: int) -> None:
+        self._keep_until_step = keep_until_step
+        super().__init__(log_dir=log_dir)
+
+    def _check_log_dir_exists(self) -> None:  # called by the base __init__
+        if not self._fs.isfile(self.metrics_file_path):
+            return
+        with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+            reader = csv.DictReader(f)
+            keys = list(reader.fieldnames or [])
+            rows = [r for r in reader if _step(r) <= self._keep_until_step]
+        with self._fs.open(self.metrics_file_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.metrics_keys = keys  # save() appends under this header, rewriting it for new keys
+
+
+def _step(row: dict[str, str]) -> float:
+    try:
+        return float(row.get("step") or "inf")
+    except ValueError:
+        return float("inf")
+
+
+class CSVLogger(_LightningCSVLogger):
+    """``pytorch_lightning.loggers.CSVLogger`` plus ``keep_until_step``: None starts a fresh
+    ``metrics.csv`` (Lightning's behaviour); a step keeps the existing file's rows up to it.
+    ``ampose-train`` sets it to the checkpoint's step when it resumes a run."""
+
+    def __init__(self, *args: Any, keep_until_step: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keep_until_step = keep_until_step
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> _LightningWriter:
+        if self._experiment is not None:
+            return self._experiment
+        if self.keep_until_step is None:
+            return super().experiment
+        self._fs.makedirs(self.root_dir, exist_ok=True)
+        self._experiment = _KeepingWriter(self.log_dir, self.keep_until_step)
+        return self._experiment
