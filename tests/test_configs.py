@@ -49,6 +49,12 @@ def test_experiments_compose(compose_train, name):
         assert cfg.model.optimizer.lr == 2.5e-5 and cfg.model.net.dim == 512
     if name == "block_ablation":
         assert set(cfg.hydra.sweeper.params["model/block"].split(",")) == set(BLOCKS)
+    if name == "fast_h36m":  # the fast mode with the real-data schedule on top
+        assert cfg.data.gpu_resident and cfg.model.compile and cfg.model.ema_decay == 0.999
+        optimizer = instantiate(cfg.model).configure_optimizers()
+        assert optimizer["optimizer"].defaults["betas"] == (0.9, 0.98)
+        assert type(optimizer["lr_scheduler"]["scheduler"]).__name__ == "ExponentialLR"
+        assert cfg.trainer.max_epochs == 8
     if name == "h36m_to_3dhp":
         assert cfg.test_data.dataset == "mpi_3dhp" and cfg.test_data.num_joints == cfg.data.num_joints
 
