@@ -443,7 +443,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = {}
     if paper:
         recipe = max((r.value for r in paper if r.what == "train_paper_recipe"), default=None)
-        fast = max((r.value for r in paper if r.what == "train"), default=None)
+        fast = max((r.value for r in paper if r.what in ("train", "train_graphed") and not math.isnan(r.value)),
+                   default=None)  # the same best step as best_train_over_paper_recipe
         if recipe and fast:
             summary = {"paper_recipe_samples_per_s": recipe, "best_fast_samples_per_s": fast, "speedup": fast / recipe}
             print(f"training speed-up over the paper recipe: {fast / recipe:.1f}x ({fast:,.0f} vs {recipe:,.0f} samples/s)")
