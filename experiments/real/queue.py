@@ -132,10 +132,11 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # runs had at ~3,300 steps: Adam's slow second-moment average (beta2 0.999) lets a burst of
     # large gradients through at full step size. The original transformer's beta2 = 0.98 forgets
     # faster. Chosen on the training loss; the S8 run checks what it costs.
-    stable = ["+model.optimizer.betas=[0.9,0.98]"]
+    stable = ["+model.optimizer.betas=[0.9,0.98]"]  # with expdecay: experiment=fast_h36m
     out.append(dict(name="ema_s8_expdecay_b98", args=gt("h36m_gt17", EMA) + honest
                     + ["trainer.max_epochs=8", "model/scheduler=exponential"] + stable))
-    for name, args in (("gt17_5subjects_expdecay_b98", gt("h36m_gt17", EMA)), ("gt16_5subjects_expdecay_b98", gt("h36m_gt16", EMA))):
+    for name, args in (("gt17_5subjects_expdecay_b98", gt("h36m_gt17", EMA)), ("gt16_5subjects_expdecay_b98", gt("h36m_gt16", EMA)),
+                       ("sh16_5subjects_expdecay_b98", sh(EMA))):  # SH: queued, not run in session 5
         out.append(dict(name=name, args=args + expdecay + stable))
         out.append(dict(name=f"{name}_flip", eval=name, ckpt="last", args=["flip_test=true"]))
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
