@@ -10,11 +10,15 @@ steps again.
 from __future__ import annotations
 
 import csv
+import io
 from typing import Any
 
+from fsspec.implementations.local import LocalFileSystem
 from pytorch_lightning.loggers import CSVLogger as _LightningCSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter as _LightningWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
+
+from ampose.fileio import write_text_atomic
 
 
 class _KeepingWriter(_LightningWriter):
@@ -32,10 +36,15 @@ class _KeepingWriter(_LightningWriter):
             reader = csv.DictReader(f)
             keys = list(reader.fieldnames or [])
             rows = [r for r in reader if _step(r) <= self._keep_until_step]
-        with self._fs.open(self.metrics_file_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(rows)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        if isinstance(self._fs, LocalFileSystem):
+            write_text_atomic(self.metrics_file_path, text.getvalue())  # a kill here loses no rows
+        else:  # a remote save_dir (fsspec): no rename there
+            with self._fs.open(self.metrics_file_path, "w", newline="") as f:
+                f.write(text.getvalue())
         self.metrics_keys = keys  # save() appends under this header, rewriting it for new keys
 
 
