@@ -110,8 +110,7 @@ def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train",
             if importlib.util.find_spec("wandb") is None:
                 warnings.warn("wandb is not installed: logging to CSV only", stacklevel=2)
                 if not any(e._target_.endswith("CSVLogger") for e in entries):
-                    loggers.append(CSVLogger(save_dir=entry.save_dir, name="csv", version="",
-                                             keep_until_step=resume_step))
+                    loggers.append(CSVLogger(save_dir=entry.save_dir, name="csv", version=""))
                 continue
             extra: dict[str, Any] = {}
             if entry.get("offline") is None:
@@ -121,10 +120,11 @@ def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train",
             if entry.get("name") is None:
                 extra["name"] = f"{task_name}-{hc.job.num}" if multirun else task_name
             loggers.append(instantiate(entry, **extra))
-        elif entry._target_ == "ampose.loggers.CSVLogger":
-            loggers.append(instantiate(entry, keep_until_step=resume_step))
         else:
             loggers.append(instantiate(entry))
+    for logger in loggers:  # its writer is made on first use, so the step can still be set
+        if isinstance(logger, CSVLogger):
+            logger.keep_until_step = resume_step
     return loggers
 
 
