@@ -135,6 +135,21 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     for name, args in (("gt17_5subjects_expdecay_b98", gt("h36m_gt17", EMA)), ("gt16_5subjects_expdecay_b98", gt("h36m_gt16", EMA)),
                        ("sh16_5subjects_expdecay_b98", sh(EMA))):  # SH: queued, not run in session 5
         out += paper_protocol(name, args + expdecay + stable)
+    # Session 6: experiment=fast_h36m (the two session-5 choices as one switch) everywhere. The
+    # headline rows' second seed; then the block ablation and the baselines on the chosen recipe,
+    # selected on S8 as before (the session-2/3 tables used a 3-epoch cosine schedule) and with
+    # flip TTA of the S8-chosen checkpoint.
+    def chosen(exp: str, root: str) -> list[str]:
+        return [f"experiment=[{exp},fast_h36m]", "logger=csv", f"data.root={root}", "num_pictures=2"]
+
+    for name, exp, root in (("gt17", "h36m_gt17", data), ("gt16", "h36m_gt16", data), ("sh16", "h36m_sh16", sh_data)):
+        out += paper_protocol(f"{name}_5subjects_expdecay_b98_s2", chosen(exp, root) + ["seed=2"])
+    variants = [(f"ablation8_{block}", [f"model/block={block}"]) for block in ("ours", "two_residual", "transformer", "convnext")]
+    variants += [(f"baseline8_{model}", [f"model={model}", *paper_size]) for model in ("pure_transformer", "pure_gcn")]
+    for seed in (1, 2):
+        for name, args in variants:
+            out.append(dict(name=f"{name}_s{seed}", args=chosen("h36m_gt17", data) + honest + args + [f"seed={seed}"]))
+            out.append(dict(name=f"{name}_s{seed}_flip", eval=f"{name}_s{seed}", args=["flip_test=true"]))
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
