@@ -175,15 +175,18 @@ def command(job: dict) -> list[str] | None:
     return cmd
 
 
-def run_queue(todo: list[dict], deadline: float, workers: int) -> None:
+def run_queue(todo: list[dict], deadline: float, workers: int, gpus: int = 1) -> None:
+    """Run the unfinished jobs, `workers` at a time, each on the GPU with the fewest jobs."""
     pending = [j for j in todo if not (ROOT / j["name"] / "metrics.json").exists()]
     running: dict[str, tuple[subprocess.Popen, float]] = {}
+    on_gpu: dict[str, int] = {}
     while (pending or running) and time.time() < deadline - 20:
         for name, (proc, t0) in list(running.items()):
             if proc.poll() is not None:
                 (ROOT / name / "wall_s.txt").write_text(f"{time.time() - t0:.1f}\n")
                 print(f"[queue] {name}: rc={proc.returncode} in {time.time() - t0:.0f} s", flush=True)
                 del running[name]
+                on_gpu.pop(name, None)
                 if proc.returncode != 0:  # a failed training never unblocks its evaluations
                     pending = [j for j in pending if j.get("eval") != name]
         for job in list(pending):
@@ -197,9 +200,12 @@ def run_queue(todo: list[dict], deadline: float, workers: int) -> None:
             pending.remove(job)
             out = ROOT / job["name"]
             out.mkdir(parents=True, exist_ok=True)
-            print(f"[queue] {job['name']}: {' '.join(cmd[2:])}", flush=True)
+            gpu = min(range(gpus), key=lambda g: sum(v == g for v in on_gpu.values()))
+            on_gpu[job["name"]] = gpu
+            print(f"[queue] {job['name']} (GPU {gpu}): {' '.join(cmd[2:])}", flush=True)
             log = open(out / "queue.log", "a")
-            running[job["name"]] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), time.time())
+            env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)} if gpus > 1 else None
+            running[job["name"]] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time())
         time.sleep(2)
     for name, (proc, t0) in running.items():
         proc.terminate()
@@ -224,6 +230,7 @@ def main() -> None:
     p.add_argument("--syn", default="/tmp/syn")
     p.add_argument("--budget", type=float, default=540)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--gpus", type=int, default=1, help="spread the workers over this many GPUs")
     p.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     p.add_argument("--only", default=None, help="comma-separated job names")
     p.add_argument("--extra", default="", help="overrides appended to every training job (smoke tests)")
@@ -235,7 +242,7 @@ def main() -> None:
     for job in todo:
         if "eval" not in job:
             job["args"] = job["args"] + args.extra.split()
-    run_queue(todo, deadline, args.workers)
+    run_queue(todo, deadline, args.workers, args.gpus)
     pack(args.out / "results.tar.gz")
     done = [j["name"] for j in todo if (ROOT / j["name"] / "metrics.json").exists()]
     print(f"[queue] done: {done}", flush=True)
