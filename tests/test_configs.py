@@ -36,6 +36,22 @@ def test_paper_model_is_one_override_away(compose_train):
     assert lit.hparams["optimizer"]["lr"] == 2.5e-5
 
 
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem != "lifting")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_takes_the_shared_options(compose_train, name):
+    """Each model config starts from model/lifting.yaml: the LiftingModule's options, Adam and the
+    paper's x0.98 decay, and a change there (here: the EMA decay) reaches every model."""
+    cfg = compose_train(f"model={name}", shrink=False)
+    shared = OmegaConf.load(CONF / "model" / "lifting.yaml")
+    options = [k for k in shared if k != "defaults"]
+    assert {k: cfg.model[k] for k in options} == {k: shared[k] for k in options}
+    assert cfg.model.optimizer._target_ == "torch.optim.Adam" and cfg.model.scheduler.gamma == 0.98
+    assert cfg.model.net._target_.startswith("ampose.models.")
+    assert compose_train(f"model={name}", "model.ema_decay=0.99", shrink=False).model.ema_decay == 0.99
+
+
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiments_compose(compose_train, name):
     if name == "h36m_to_3dhp" and not (CONF / "data" / "mpi_3dhp.yaml").is_file():

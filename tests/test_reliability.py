@@ -245,6 +245,7 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
     (["data=h36m", "data.root={tmp}/nonexistent"], "data_3d_h36m.npz not found"),
     (["model.net.depth=0"], "depth must be >= 1, got 0"),
     (["model.net.dim=-4"], "width (dim) must be positive, got -4"),
+    (["model=lifting"], "the model config has no `net`: choose model=ampose"),
 ])
 def test_entry_point_errors_are_one_line(overrides, message, tmp_path, capsys, monkeypatch):
     """What `ampose-train <bad override>` prints: `ampose-train: error: <message>`, status 2."""

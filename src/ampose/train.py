@@ -229,6 +229,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     ddp_children_follow_the_job()  # DDP ranks re-launched as this job, into its folder (multirun too)
     log.info("data: %s", cfg.data._target_)
     datamodule = instantiate(cfg.data)
+    if cfg.model.get("net") is None:  # e.g. model=lifting, the options every model config shares
+        raise ValueError("the model config has no `net`: choose model=ampose, ampose_paper, pure_transformer, "
+                         "pure_gcn, mlp or mlp_paper (model/lifting.yaml only holds their shared options)")
     lit = instantiate(cfg.model)
     lit.data_config = OmegaConf.to_container(cfg.data, resolve=True)  # stored in checkpoints
     resume = cfg.get("ckpt_path") if cfg.get("train", True) else None
