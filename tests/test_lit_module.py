@@ -6,7 +6,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from ampose.checkpoint import CheckpointError, load_lit_module, load_model
+from ampose.checkpoint import CheckpointError, check_resumable, load_lit_module, load_model
 from ampose.lit_module import LiftingModule, instantiate
 from ampose.models import AMPose
 
@@ -91,6 +91,12 @@ def test_checkpoint_errors(tmp_path, tiny_dm):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         load_model(bad)
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):  # the resume check maps it
+        check_resumable(bad, {})
+    bad.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        check_resumable(bad, {})
+    assert check_resumable(good, dict(lit.hparams["net"] or {})) == trainer.global_step > 0
     foreign = tmp_path / "foreign.pt"
     torch.save({"model": {"w": torch.zeros(2)}}, foreign)
     with pytest.raises(CheckpointError, match="not an ampose checkpoint"):

@@ -31,13 +31,15 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used: corrupt, foreign, or for a different model."""
 
 
-def read_checkpoint(path: str | Path, map_location: Any = "cpu", weights_only: bool = True) -> dict[str, Any]:
-    """The raw checkpoint dict, with one-line errors for missing, corrupt and foreign files."""
+def read_checkpoint(path: str | Path, map_location: Any = "cpu", weights_only: bool = True,
+                    mmap: bool = False) -> dict[str, Any]:
+    """The raw checkpoint dict, with one-line errors for missing, corrupt and foreign files.
+    ``mmap=True`` maps the tensors instead of reading them (for a look at the metadata only)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
+        ckpt = torch.load(path, map_location=map_location, weights_only=weights_only, mmap=mmap)
     except pickle.UnpicklingError as e:
         if "weights only" in str(e).lower() or "weights_only" in str(e):
             first = str(e).strip().splitlines()[0]
@@ -89,7 +91,7 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
     network config differs from this run's, or when one keeps a weight average and the other
     does not (``ema``; None: not checked). Lightning would fail deep in ``load_state_dict``.
     Returns the checkpoint's global step (where the resumed run's log continues)."""
-    ckpt = read_checkpoint(path)
+    ckpt = read_checkpoint(path, mmap=True)  # Lightning reads the tensors again for the resume
     hp = ckpt.get("hyper_parameters") or {}
     stored = hp.get("net") or {}
     diff = [f"{k}: {stored.get(k)!r} in the checkpoint, {net_cfg.get(k)!r} here"
