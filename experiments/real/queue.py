@@ -150,6 +150,15 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
         for name, args in variants:
             out.append(dict(name=f"{name}_s{seed}", args=chosen("h36m_gt17", data) + honest + args + [f"seed={seed}"]))
             out.append(dict(name=f"{name}_s{seed}_flip", eval=f"{name}_s{seed}", args=["flip_test=true"]))
+    # Queued for session 7 (not run), first in its calls: fast_h36m over-fits after 2-4 epochs (S8:
+    # 43.3 mm at epoch 2, 45.4 at 8, ema_s8_expdecay_b98; on SH the logged S9/S11 curve bottoms
+    # out at epoch 3-4). Two regularisers of the S8 selection run, and the SH selection run that
+    # lets S8 choose the detections' epoch count (its five-subject run then trains that long).
+    probes = [("s8_fast_h36m_wd0.1", ["model.optimizer.weight_decay=0.1"]),
+              ("s8_fast_h36m_dropout0.1", ["model.net.dropout=0.1"])]
+    for name, args in probes:
+        out.append(dict(name=name, args=chosen("h36m_gt17", data) + honest + args))
+    out.append(dict(name="sh16_s8_fast_h36m", args=chosen("h36m_sh16", sh_data) + honest))
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
