@@ -28,6 +28,15 @@ def test_bench_tiny_smoke(tmp_path):
     assert {"train", "train_paper_recipe", "inference", "latency_single_pose"} <= whats
     assert all(r["value"] > 0 for r in record["results"])
     assert record["params"]["paper"] == 18_406_403
+    assert sorted({r["batch"] for r in record["results"] if r["what"] == "train"}) == [128, 1024]
+
+
+def test_bench_batches_override(tmp_path):
+    out = tmp_path / "bench.json"
+    bench_main(["--tiny", "--seconds", "0.02", "--batches", "16", "48", "--out", str(out)])
+    rows = json.loads(out.read_text())["results"]
+    assert sorted({r["batch"] for r in rows if r["what"] == "train"}) == [16, 48]
+    assert {r["batch"] for r in rows if r["what"] == "train_paper_recipe"} == {128}  # the paper's own batch
 
 
 @pytest.mark.parametrize("flag, message", [("--graphed", "CUDA graphs need a GPU"),

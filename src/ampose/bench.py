@@ -262,10 +262,12 @@ def fused_correctness(size: str, batch: int, device: torch.device) -> list[Resul
     return results
 
 
-def run_fused(sizes: list[str], device: torch.device, secs: float, add) -> None:
-    """--fused: the fused Triton kernels off vs on, compiled bf16 training (and as a CUDA graph),
-    compiled bf16 inference, and a correctness row."""
-    batches, infer_batch = ((128, 512), 1024) if sizes == ["tiny"] else ((2048, 8192, 16384), 65536)
+def run_fused(sizes: list[str], device: torch.device, secs: float, add, batches: list[int] | None = None) -> None:
+    """--fused: the fused Triton kernels off vs on, compiled bf16 training (and as a CUDA graph) at
+    each training batch size (``batches``; default 2048, 8192, 16384), compiled bf16 inference, and
+    a correctness row."""
+    default, infer_batch = ((128, 512), 1024) if sizes == ["tiny"] else ((2048, 8192, 16384), 65536)
+    batches = batches or default
     for size in sizes:
         add(bench_train_paper_recipe(size, device, secs))  # the issue's ratio is against this, same run
         for b in batches:
@@ -346,14 +348,14 @@ def run(args: argparse.Namespace) -> list[Result]:
         if not fused_ops.available():
             print("--fused: triton is not importable; nothing to measure here", flush=True)
             return results
-        run_fused(["tiny"] if args.tiny else (args.sizes or ["paper"]), device, secs, add)
+        run_fused(["tiny"] if args.tiny else (args.sizes or ["paper"]), device, secs, add, args.batches)
         return results
     if args.graphed:
         if not cuda:
             print("--graphed: CUDA graphs need a GPU; nothing to measure here", flush=True)
             return results
         for size in sizes:
-            for b in (2048, 8192):
+            for b in args.batches or (2048, 8192):
                 add(bench_train_fast(size, b, device, True, True, secs))  # the reference: compiled, bf16
                 for compile_ in (False, True):
                     try:
@@ -364,7 +366,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         return results
     for size in sizes:
         big = cuda and size == "paper"
-        train_batches = [128, 1024] if args.tiny or not big else [1024, 4096, 8192, 16384]
+        train_batches = args.batches or ([128, 1024] if args.tiny or not big else [1024, 4096, 8192, 16384])
         infer_batches = [1, 256] if args.tiny else ([256, 4096, 65536] if cuda else [1, 256, 4096])
         add(bench_train_paper_recipe(size, device, secs))
         for b in train_batches:
@@ -427,6 +429,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="only the fused Triton kernels off vs on: compiled bf16 training (batch 2048, 8192, "
                         "16384), inference (batch 65536), their difference from the reference, and the paper "
                         "recipe in the same run (GPU)")
+    p.add_argument("--batches", nargs="+", type=int, default=None,
+                   help="training batch sizes to measure instead of each mode's own (e.g. --fused --batches 128 "
+                        "256 times the paper's batch on the fast path)")
     p.add_argument("--profile", action="store_true", help="print a torch.profiler table of the fast step and exit")
     p.add_argument("--profile-batch", type=int, default=8192)
     args = p.parse_args(argv)
