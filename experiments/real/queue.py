@@ -187,15 +187,13 @@ def command(job: dict) -> list[str] | None:
 def run_queue(todo: list[dict], deadline: float, workers: int, gpus: int = 1) -> None:
     """Run the unfinished jobs, `workers` at a time, each on the GPU with the fewest jobs."""
     pending = [j for j in todo if not (ROOT / j["name"] / "metrics.json").exists()]
-    running: dict[str, tuple[subprocess.Popen, float]] = {}
-    on_gpu: dict[str, int] = {}
+    running: dict[str, tuple[subprocess.Popen, float, int]] = {}  # name -> (process, start, GPU)
     while (pending or running) and time.time() < deadline - 20:
-        for name, (proc, t0) in list(running.items()):
+        for name, (proc, t0, _) in list(running.items()):
             if proc.poll() is not None:
                 (ROOT / name / "wall_s.txt").write_text(f"{time.time() - t0:.1f}\n")
                 print(f"[queue] {name}: rc={proc.returncode} in {time.time() - t0:.0f} s", flush=True)
                 del running[name]
-                on_gpu.pop(name, None)
                 if proc.returncode != 0:  # a failed training never unblocks its evaluations
                     pending = [j for j in pending if j.get("eval") != name]
         for job in list(pending):
@@ -209,17 +207,16 @@ def run_queue(todo: list[dict], deadline: float, workers: int, gpus: int = 1) ->
             pending.remove(job)
             out = ROOT / job["name"]
             out.mkdir(parents=True, exist_ok=True)
-            gpu = min(range(gpus), key=lambda g: sum(v == g for v in on_gpu.values()))
-            on_gpu[job["name"]] = gpu
+            gpu = min(range(gpus), key=lambda g: sum(r[2] == g for r in running.values()))
             print(f"[queue] {job['name']} (GPU {gpu}): {' '.join(cmd[2:])}", flush=True)
             log = open(out / "queue.log", "a")
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)} if gpus > 1 else None
-            running[job["name"]] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time())
+            running[job["name"]] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), gpu)
         time.sleep(2)
-    for name, (proc, t0) in running.items():
+    for name, (proc, t0, _) in running.items():
         proc.terminate()
         print(f"[queue] {name}: stopped at the budget after {time.time() - t0:.0f} s; resumes next call", flush=True)
-    for proc, _ in running.values():
+    for proc, _, _ in running.values():
         proc.wait(timeout=30)
 
 

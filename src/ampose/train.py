@@ -230,8 +230,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     log.info("data: %s", cfg.data._target_)
     datamodule = instantiate(cfg.data)
     if cfg.model.get("net") is None:  # e.g. model=lifting, the options every model config shares
-        raise ValueError("the model config has no `net`: choose model=ampose, ampose_paper, pure_transformer, "
-                         "pure_gcn, mlp or mlp_paper (model/lifting.yaml only holds their shared options)")
+        models = sorted(p.stem for p in (find_config_dir() / "model").glob("*.yaml") if p.stem != "lifting")
+        raise ValueError(f"the model config has no `net`: choose model={', '.join(models)} "
+                         "(model/lifting.yaml only holds their shared options)")
     lit = instantiate(cfg.model)
     lit.data_config = OmegaConf.to_container(cfg.data, resolve=True)  # stored in checkpoints
     resume = cfg.get("ckpt_path") if cfg.get("train", True) else None
