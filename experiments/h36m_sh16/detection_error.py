@@ -36,7 +36,7 @@ def main() -> None:
     for subjects in (["S9", "S11"], ["S1", "S5", "S6", "S7", "S8"]):
         d = distances(gt, sh, subjects)
         print(f"{' '.join(subjects)}: {len(d):,} frames x cameras; mean px per joint:")
-        print("  " + ", ".join(f"{n} {m:.1f}" for n, m in zip(NAMES16, d.mean(0))))
+        print("  " + ", ".join(f"{n} {m:.1f}" for n, m in zip(NAMES16, d.mean(0), strict=True)))
         rest = np.delete(d, [7, 8, 9], axis=1)
         print(f"  all joints {d.mean():.1f} px, without Spine/Thorax/Head {rest.mean():.1f} px, median {np.median(d):.1f} px")
 

@@ -251,7 +251,7 @@ def fused_correctness(size: str, batch: int, device: torch.device) -> list[Resul
             grads = torch.autograd.grad(loss, list(model.parameters()))
             runs.append((out.detach().float(), [g.float() for g in grads]))
         (o_ref, g_ref), (o_fus, g_fus) = runs
-        g_diff = max((a - b).abs().max().item() for a, b in zip(g_ref, g_fus))
+        g_diff = max((a - b).abs().max().item() for a, b in zip(g_ref, g_fus, strict=True))
         g_scale = max(a.abs().max().item() for a in g_ref)
         results.append(Result(
             "fused_check", size, batch, False, "bf16" if bf16 else "fp32", (o_fus - o_ref).abs().max().item(),

@@ -294,8 +294,8 @@ class LiftingModule(pl.LightningModule):
             "mpjpe_action": float(m.mpjpe_action.compute()),
             "p_mpjpe_action": float(m.p_mpjpe_action.compute()),
             "per_action": {
-                "mpjpe": dict(zip(ACTIONS, m.mpjpe_action.per_action().tolist())),
-                "p_mpjpe": dict(zip(ACTIONS, m.p_mpjpe_action.per_action().tolist())),
+                "mpjpe": dict(zip(ACTIONS, m.mpjpe_action.per_action().tolist(), strict=True)),
+                "p_mpjpe": dict(zip(ACTIONS, m.p_mpjpe_action.per_action().tolist(), strict=True)),
             },
         }
         res["pck"] = self._log_3dhp("test", m)
@@ -335,7 +335,7 @@ class LiftingModule(pl.LightningModule):
             for g in optimizer.param_groups:
                 g["lr"] = g["lr"] * factor
             optimizer.step(closure=optimizer_closure)
-            for g, lr in zip(optimizer.param_groups, saved):
+            for g, lr in zip(optimizer.param_groups, saved, strict=True):
                 g["lr"] = lr
         else:
             optimizer.step(closure=optimizer_closure)
@@ -351,7 +351,7 @@ class LiftingModule(pl.LightningModule):
         t = self.global_step  # steps done before this one
         d = min(self.hparams.ema_decay, (1 + t) / (10 + t))
         torch._foreach_lerp_(list(self.net_ema.parameters()), list(self.net.parameters()), 1.0 - d)
-        for b_ema, b in zip(self.net_ema.buffers(), self.net.buffers()):
+        for b_ema, b in zip(self.net_ema.buffers(), self.net.buffers(), strict=True):
             b_ema.copy_(b)
 
     def on_before_optimizer_step(self, optimizer: Any) -> None:

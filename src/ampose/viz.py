@@ -95,13 +95,13 @@ class _PoseFigure:
     def draw(self, pose2d: np.ndarray | None, pred3d: np.ndarray, gt3d: np.ndarray | None, title: str) -> np.ndarray:
         bones = self.skel.bones
         if pose2d is not None and "2d" in self.lines:
-            for line, (a, b) in zip(self.lines["2d"], bones):
+            for line, (a, b) in zip(self.lines["2d"], bones, strict=True):
                 line.set_data(pose2d[[a, b], 0], pose2d[[a, b], 1])
         for name, pose in (("pred", pred3d), ("gt", gt3d)):
             if pose is None or name not in self.lines:
                 continue
             p = _to_plot(pose - pose[:1])  # root-centred
-            for line, (a, b) in zip(self.lines[name], bones):
+            for line, (a, b) in zip(self.lines[name], bones, strict=True):
                 line.set_data_3d(p[[a, b], 0], p[[a, b], 1], p[[a, b], 2])
         self.title.set_text(title)
         self.canvas.draw()

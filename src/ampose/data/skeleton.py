@@ -57,7 +57,7 @@ class Skeleton:
     def flip_permutation(self) -> list[int]:
         """Index permutation that swaps left and right joints (an involution)."""
         perm = list(range(self.num_joints))
-        for a, b in zip(self.left, self.right):
+        for a, b in zip(self.left, self.right, strict=True):
             perm[a], perm[b] = b, a
         return perm
 
