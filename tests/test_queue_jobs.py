@@ -1,0 +1,48 @@
+"""Every training job of record in experiments/real/queue.py composes with the real configs.
+
+GPU time is scarce (30 minutes a session): a mistyped override found on the device machine costs
+a whole call, so the queue's command lines are checked here, on the CPU, before they travel.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from ampose.train import compose_config, find_config_dir
+
+QUEUE = Path(__file__).resolve().parents[1] / "experiments" / "real" / "queue.py"
+CONF = find_config_dir()
+
+
+def _jobs() -> list[dict]:
+    spec = importlib.util.spec_from_file_location("ampose_real_queue", QUEUE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.jobs("/data/h36m", "/data/h36m_sh", "/data/3dhp.npz", "/data/syn")
+
+
+JOBS = _jobs()
+TRAININGS = [j for j in JOBS if "eval" not in j]
+
+
+def test_job_names_are_unique_and_evaluations_have_their_training():
+    names = [j["name"] for j in JOBS]
+    assert len(names) == len(set(names))
+    assert {j["eval"] for j in JOBS if "eval" in j} <= {j["name"] for j in TRAININGS}
+
+
+@pytest.mark.parametrize("job", TRAININGS, ids=[j["name"] for j in TRAININGS])
+def test_training_job_composes(job, tmp_path):
+    cfg = compose_config("train", ["test_ckpt=last", *job["args"]], output_dir=tmp_path / "run")
+    assert cfg.data.root.startswith("/data/")
+    # Each value override lands where it says (the last one of a key wins, as in Hydra).
+    last = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(job["args"])}
+    for key, override in last.items():
+        if (CONF / key.replace(".", "/")).is_dir():  # a config-group choice, e.g. logger=csv
+            continue
+        node = OmegaConf.select(cfg, key)
+        node = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+        assert node == override.value(), (key, node, override.value())
