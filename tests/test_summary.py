@@ -76,3 +76,28 @@ def test_cli(sweep, tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             main([str(bad)])
         assert e.value.code == 2
+
+
+def test_folds_average_into_one_row_sorted_by_validation(tmp_path):
+    """A leave-one-subject-out sweep: each setting's folds are one row, and --sort-by val orders
+    the rows by the held-out validation error, which here disagrees with the test error."""
+    for i, (dropout, fold, p1, val) in enumerate([("0", "[S7]", 46.0, 44.0), ("0", "[S8]", 47.0, 42.0),
+                                                  ("0.1", "[S7]", 44.0, 45.0), ("0.1", "[S8]", 44.0, 45.0)]):
+        _run(tmp_path, str(i), [f"model.net.dropout={dropout}", f"data.val_subjects={fold}", "seed=1"], p1=p1, val=val)
+    runs = find_runs(tmp_path)
+    by_val = summarise(runs, over=["seed", "data.val_subjects"], sort_by="val")
+    assert [r.name for r in by_val] == ["model.net.dropout=0", "model.net.dropout=0.1"]
+    assert by_val[0].stats["best val MPJPE"] == pytest.approx((43.0, 1.4142135624))  # mean of the two folds
+    assert len(by_val[0].runs) == 2
+    by_test = summarise(runs, over=["seed", "data.val_subjects"])
+    assert [r.name for r in by_test] == ["model.net.dropout=0.1", "model.net.dropout=0"]
+    with pytest.raises(ValueError, match="sort_by"):
+        summarise(runs, sort_by="P1")
+
+
+def test_cli_sort_by_val(tmp_path, capsys):
+    _run(tmp_path, "a", ["model/block=ours"], p1=50.0, val=40.0)
+    _run(tmp_path, "b", ["model/block=convnext"], p1=45.0, val=48.0)
+    main([str(tmp_path), "--sort-by", "val"])
+    out = capsys.readouterr().out
+    assert out.index("model/block=ours") < out.index("model/block=convnext")

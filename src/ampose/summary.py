@@ -7,7 +7,14 @@ Every folder below DIR that holds a run's ``metrics.json`` (or a failed job's ``
 is one run; its Hydra overrides (``.hydra/overrides.yaml``) say what it was. The overrides that
 differ between runs name the rows; runs that differ only in the ``--over`` keys (default: the
 seed) are one row, reported as mean ± sample standard deviation with their count. Rows are
-sorted by the test P1 MPJPE (action-wise), best first.
+sorted by the test P1 MPJPE (action-wise), best first, or with ``--sort-by val`` by the best
+validation MPJPE: the column to choose by when validation is held out of training.
+
+Choosing a setting on several held-out subjects (leave-one-subject-out folds) rather than one:
+
+    ampose-train -m "experiment=[h36m_gt17,fast_h36m]" data.root=DIR \
+        "data.val_subjects=[S7],[S8]" model.net.dropout=0,0.1
+    ampose-summary outputs/h36m_gt17/multirun/<time> --over seed,data.val_subjects --sort-by val
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ COLUMNS = (
     ("P2 frame-wise", "p_mpjpe"),
     ("best val MPJPE", "logged:val/mpjpe_best"),
 )
+SORT_COLUMNS = {"test": "P1 action-wise", "val": "best val MPJPE"}
 # Overrides that differ between runs without saying anything about the experiment.
 IGNORED_PREFIXES = ("hydra.",)
 
@@ -115,8 +123,11 @@ class Row:
     failed: int
 
 
-def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",)) -> list[Row]:
-    """Group runs that differ only in the ``over`` keys; best P1 first, failures last."""
+def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str = "test") -> list[Row]:
+    """Group runs that differ only in the ``over`` keys; best first by ``sort_by`` (``test``: the
+    test P1 MPJPE, ``val``: the best validation MPJPE), rows without that value and failures last."""
+    if sort_by not in SORT_COLUMNS:
+        raise ValueError(f"sort_by must be one of {sorted(SORT_COLUMNS)}, got {sort_by!r}")
     keys = [k for k in varying_keys(runs) if k not in over]
     groups: dict[str, list[Run]] = {}
     for run in runs:
@@ -131,8 +142,8 @@ def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",)) -> list[Row]
             if vals:
                 stats[heading] = mean_std(vals)
         rows.append(Row(name, members, stats, failed=len(members) - len(ok)))
-    first = COLUMNS[0][0]
-    return sorted(rows, key=lambda r: (first not in r.stats, r.stats.get(first, (0.0, 0.0))[0], r.name))
+    col = SORT_COLUMNS[sort_by]
+    return sorted(rows, key=lambda r: (col not in r.stats, r.stats.get(col, (0.0, 0.0))[0], r.name))
 
 
 def _cell(stat: tuple[float, float] | None, n: int) -> str:
@@ -195,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("root", help="a Hydra multirun folder, or any folder holding runs")
     p.add_argument("--over", default="seed", help="comma-separated keys to average over (default: seed)")
     p.add_argument("--csv", default=None, help="also write the table as CSV here")
+    p.add_argument("--sort-by", choices=sorted(SORT_COLUMNS), default="test",
+                   help="order rows by the test P1 MPJPE or by the best validation MPJPE (held-out selection)")
     args = p.parse_args(argv)
     try:
         runs = find_runs(args.root)
@@ -204,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not runs:
         print(f"ampose-summary: error: no runs (metrics.json or failed.json) below {args.root}", file=sys.stderr)
         raise SystemExit(2)
-    rows = summarise(runs, over=[k for k in args.over.split(",") if k])
+    rows = summarise(runs, over=[k for k in args.over.split(",") if k], sort_by=args.sort_by)
     print(to_markdown(rows))
     for r in rows:
         for run in r.runs:
