@@ -46,3 +46,18 @@ def test_training_job_composes(job, tmp_path):
         node = OmegaConf.select(cfg, key)
         node = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
         assert node == override.value(), (key, node, override.value())
+
+
+@pytest.mark.parametrize("block", ["ours", "convnext"])
+def test_block_ablation_multirun_repeats_the_ablation_of_record(block, tmp_path):
+    """conf/experiment/block_ablation.yaml documents a one-line multirun for the session-7 ablation;
+    each of its jobs trains exactly what the queue's ablation8 job trained."""
+    job = next(j for j in TRAININGS if j["name"] == f"ablation8_{block}_s1")
+    queued = compose_config("train", ["test_ckpt=last", *job["args"]], output_dir=tmp_path / "a")
+    sweep_job = compose_config("train", ["experiment=[block_ablation,fast_h36m]", "data.root=/data/h36m",
+                                         "data.keypoints=gt", "data.val_subjects=[S8]", f"model/block={block}",
+                                         "seed=1", "logger=csv", "num_pictures=2"], output_dir=tmp_path / "b")
+    assert sweep_job.seed == queued.seed == 1
+    for key in ("data", "model", "trainer", "callbacks", "logger"):
+        assert OmegaConf.to_container(sweep_job[key]) == OmegaConf.to_container(queued[key]), key
+    assert queued.test_ckpt == "best" and sweep_job.test_ckpt == "auto"  # auto: best, as S8 is held out
