@@ -30,9 +30,8 @@ def main() -> None:
     for prefix, label in NETWORKS:
         for flip in ("", "_flip"):
             tables = [read(f"{prefix}_s{seed}{flip}") for seed in SEEDS]
-            columns = tables[0][0]
             if header is None:
-                header = columns
+                header = tables[0][0]
             if any(t[0] != header for t in tables):
                 raise SystemExit(f"{prefix}{flip}: the action columns differ between runs")
             for protocol, short in (("P1 MPJPE (mm)", "P1"), ("P2 P-MPJPE (mm)", "P2")):
