@@ -171,6 +171,13 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
                     + ["model.net.dropout=0.1", "trainer.max_epochs=16"]))
     out.append(dict(name="sh16_s8_fast_h36m_dropout0.1", args=chosen("h36m_sh16", sh_data) + honest
                     + ["model.net.dropout=0.1"]))
+    # Session 8, run in the same calls as the folds above: the five-subject rows with dropout 0.1,
+    # 8 epochs (the length of fast_h36m). They are recorded whichever way the S7/S8 folds decide;
+    # they replace the rows of record only if both held-out subjects prefer dropout.
+    drop = ["model.net.dropout=0.1"]
+    for name, exp, root in (("gt17", "h36m_gt17", data), ("gt16", "h36m_gt16", data), ("sh16", "h36m_sh16", sh_data)):
+        for seed in (42, 2):  # the seeds of the rows of record
+            out += paper_protocol(f"{name}_5subjects_fast_h36m_dropout0.1_s{seed}", chosen(exp, root) + drop + [f"seed={seed}"])
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
