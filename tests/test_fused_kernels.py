@@ -129,9 +129,7 @@ def test_bench_fused_summary_by_hand():
 @interpreter
 @pytest.mark.parametrize("num_joints", [16, 17])
 @pytest.mark.parametrize("heads, head_dim", [(2, 16), (3, 64), (8, 16), (8, 64)])
-@pytest.mark.parametrize("per_program", [1, 2, 4])  # heads per program; 3 heads fall back to 1
-def test_attention_kernel_matches_sdpa(num_joints, heads, head_dim, per_program, monkeypatch):
-    monkeypatch.setitem(fused.TUNING, "attn_heads", per_program)
+def test_attention_kernel_matches_sdpa(num_joints, heads, head_dim):
     torch.manual_seed(0)
     qkv = torch.randn(3, num_joints, 3 * heads * head_dim, requires_grad=True)
     out = fused.joint_attention(qkv, heads)
@@ -277,9 +275,7 @@ def test_bench_correctness_row_runs(cpu_kernels):
 
 # ------------------------------------------------------------------------------------- CUDA
 @cuda
-@pytest.mark.parametrize("per_program", [1, 2, 4, 8])
-def test_cuda_kernels_fp32_and_bf16(per_program, monkeypatch):
-    monkeypatch.setitem(fused.TUNING, "attn_heads", per_program)
+def test_cuda_kernels_fp32_and_bf16():
     torch.manual_seed(0)
     dev = torch.device("cuda")
     for j, heads, d in [(16, 2, 16), (17, 8, 64), (17, 4, 128), (17, 3, 32)]:
@@ -357,7 +353,6 @@ def test_cuda_compiled_dynamic_inference_matches_reference():
 def test_tuning_from_the_environment():
     assert fused._tuning_from_env("attn_fwd_warps=2, mix_block_c=64") == {"attn_fwd_warps": 2, "mix_block_c": 64}
     assert fused._tuning_from_env("") == {}
-    assert fused._tuning_from_env("attn_heads=4") == {"attn_heads": 4}
     for bad in ("warps=2", "mix_block_c=big", "attn_fwd_warps"):
         with pytest.raises(ValueError, match="AMPOSE_FUSED_TUNING"):
             fused._tuning_from_env(bad)

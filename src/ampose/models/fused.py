@@ -45,9 +45,7 @@ def _env_default() -> bool:
 
 
 # Launch parameters, chosen with experiments/bench/tune_fused.py on an H100 (bf16, batch 8192).
-# attn_heads: heads per program (1 = one (sample, head) tile per program; more amortise the
-# launch of tiny 1-2 warp programs and issue more loads per program); it must divide the heads.
-TUNING: dict[str, int] = {"attn_fwd_warps": 1, "attn_bwd_warps": 2, "attn_heads": 1, "mix_block_c": 256, "mix_warps": 2}
+TUNING: dict[str, int] = {"attn_fwd_warps": 1, "attn_bwd_warps": 2, "mix_block_c": 256, "mix_warps": 2}
 
 
 def _tuning_from_env(text: str) -> dict[str, int]:
@@ -163,36 +161,40 @@ if _TRITON:
     def _attn_fwd_kernel(
         qkv_ptr, out_ptr, J, H, C, scale,
         s_qb, s_qj, s_qc, s_ob, s_oj, s_oc,
-        D: tl.constexpr, BLOCK_J: tl.constexpr, HP: tl.constexpr, IEEE: tl.constexpr, UPCAST: tl.constexpr,
+        D: tl.constexpr, BLOCK_J: tl.constexpr, IEEE: tl.constexpr, UPCAST: tl.constexpr,
     ):
-        # One program: sample b, heads g*HP .. g*HP + HP-1 (HP divides H).
         pid = tl.program_id(0)
-        b = (pid // (H // HP)).to(tl.int64)  # int64: B * J * 3C passes 2**31 at large inference batches
-        g = pid % (H // HP)
+        b = (pid // H).to(tl.int64)  # int64: B * J * 3C passes 2**31 at large inference batches
+        h = pid % H
         rows = tl.arange(0, BLOCK_J)
         cols = tl.arange(0, D)
         rmask = rows < J
-        for i in tl.static_range(HP):
-            h = g * HP + i
-            # (3, H, D) packing of the last dim: q, k, v of head h start at h*D, C + h*D, 2C + h*D.
-            ptr = qkv_ptr + b * s_qb + rows[:, None] * s_qj + (h * D + cols)[None, :] * s_qc
-            q = tl.load(ptr, mask=rmask[:, None], other=0.0)
-            k = tl.load(ptr + C * s_qc, mask=rmask[:, None], other=0.0)
-            v = tl.load(ptr + 2 * C * s_qc, mask=rmask[:, None], other=0.0)
-            s = _dot(q, tl.trans(k), IEEE, UPCAST) * scale  # (BLOCK_J, BLOCK_J) fp32
-            s = tl.where(rmask[None, :], s, float("-inf"))  # padded keys get no weight
-            p = tl.exp(s - tl.max(s, axis=1)[:, None])
-            p = p / tl.sum(p, axis=1)[:, None]
-            o = _dot(p.to(v.dtype), v, IEEE, UPCAST)
-            optr = out_ptr + b * s_ob + rows[:, None] * s_oj + (h * D + cols)[None, :] * s_oc
-            tl.store(optr, o.to(out_ptr.dtype.element_ty), mask=rmask[:, None])
+        # (3, H, D) packing of the last dim: q, k, v of head h start at h*D, C + h*D, 2C + h*D.
+        ptr = qkv_ptr + b * s_qb + rows[:, None] * s_qj + (h * D + cols)[None, :] * s_qc
+        q = tl.load(ptr, mask=rmask[:, None], other=0.0)
+        k = tl.load(ptr + C * s_qc, mask=rmask[:, None], other=0.0)
+        v = tl.load(ptr + 2 * C * s_qc, mask=rmask[:, None], other=0.0)
+        s = _dot(q, tl.trans(k), IEEE, UPCAST) * scale  # (BLOCK_J, BLOCK_J) fp32
+        s = tl.where(rmask[None, :], s, float("-inf"))  # padded keys get no weight
+        p = tl.exp(s - tl.max(s, axis=1)[:, None])
+        p = p / tl.sum(p, axis=1)[:, None]
+        o = _dot(p.to(v.dtype), v, IEEE, UPCAST)
+        optr = out_ptr + b * s_ob + rows[:, None] * s_oj + (h * D + cols)[None, :] * s_oc
+        tl.store(optr, o.to(out_ptr.dtype.element_ty), mask=rmask[:, None])
 
     @triton.jit
-    def _attn_bwd_head(
-        qkv_ptr, dout_ptr, dqkv_ptr, b, h, rows, cols, rmask, m2, C, scale,
+    def _attn_bwd_kernel(
+        qkv_ptr, dout_ptr, dqkv_ptr, J, H, C, scale,
         s_qb, s_qj, s_qc, s_db, s_dj, s_dc, s_gb, s_gj, s_gc,
-        D: tl.constexpr, IEEE: tl.constexpr, UPCAST: tl.constexpr,
+        D: tl.constexpr, BLOCK_J: tl.constexpr, IEEE: tl.constexpr, UPCAST: tl.constexpr,
     ):
+        pid = tl.program_id(0)
+        b = (pid // H).to(tl.int64)
+        h = pid % H
+        rows = tl.arange(0, BLOCK_J)
+        cols = tl.arange(0, D)
+        rmask = rows < J
+        m2 = rmask[:, None]
         ptr = qkv_ptr + b * s_qb + rows[:, None] * s_qj + (h * D + cols)[None, :] * s_qc
         q = tl.load(ptr, mask=m2, other=0.0)
         k = tl.load(ptr + C * s_qc, mask=m2, other=0.0)
@@ -216,23 +218,6 @@ if _TRITON:
         tl.store(gptr, dq.to(ty), mask=m2)
         tl.store(gptr + C * s_gc, dk.to(ty), mask=m2)
         tl.store(gptr + 2 * C * s_gc, dv.to(ty), mask=m2)
-
-    @triton.jit
-    def _attn_bwd_kernel(
-        qkv_ptr, dout_ptr, dqkv_ptr, J, H, C, scale,
-        s_qb, s_qj, s_qc, s_db, s_dj, s_dc, s_gb, s_gj, s_gc,
-        D: tl.constexpr, BLOCK_J: tl.constexpr, HP: tl.constexpr, IEEE: tl.constexpr, UPCAST: tl.constexpr,
-    ):
-        pid = tl.program_id(0)
-        b = (pid // (H // HP)).to(tl.int64)
-        g = pid % (H // HP)
-        rows = tl.arange(0, BLOCK_J)
-        cols = tl.arange(0, D)
-        rmask = rows < J
-        m2 = rmask[:, None]
-        for i in tl.static_range(HP):
-            _attn_bwd_head(qkv_ptr, dout_ptr, dqkv_ptr, b, g * HP + i, rows, cols, rmask, m2, C, scale,
-                           s_qb, s_qj, s_qc, s_db, s_dj, s_dc, s_gb, s_gj, s_gc, D, IEEE, UPCAST)
 
     @triton.jit
     def _mix_kernel(
@@ -262,8 +247,7 @@ if _TRITON:
         d = int(c // num_heads)  # a constexpr: specialise if symbolic (it comes from the weights)
         block_j = 16 if j <= 16 else 32
         small = block_j * d < 2048  # tiny tiles: fewer warps
-        hp = TUNING["attn_heads"] if num_heads % TUNING["attn_heads"] == 0 else 1
-        meta = dict(D=d, BLOCK_J=block_j, HP=hp, IEEE=_ieee(qkv.dtype), UPCAST=_INTERPRET)
+        meta = dict(D=d, BLOCK_J=block_j, IEEE=_ieee(qkv.dtype), UPCAST=_INTERPRET)
         return b, j, c, d, meta, small
 
     @triton_op("ampose::joint_attention", mutates_args=())
@@ -272,7 +256,7 @@ if _TRITON:
         meta["num_warps"] = 2 if small else TUNING["attn_fwd_warps"]
         out = qkv.new_empty((b, j, c))
         if b > 0:
-            _launch(_attn_fwd_kernel, (b * num_heads // meta["HP"],), qkv, out, j, num_heads, c, 1.0 / math.sqrt(d),
+            _launch(_attn_fwd_kernel, (b * num_heads,), qkv, out, j, num_heads, c, 1.0 / math.sqrt(d),
                     *qkv.stride(), *out.stride(), **meta)
         return out
 
@@ -282,7 +266,7 @@ if _TRITON:
         meta["num_warps"] = 2 if small else TUNING["attn_bwd_warps"]
         dqkv = qkv.new_empty((b, j, 3 * c))
         if b > 0:
-            _launch(_attn_bwd_kernel, (b * num_heads // meta["HP"],), qkv, dout, dqkv, j, num_heads, c, 1.0 / math.sqrt(d),
+            _launch(_attn_bwd_kernel, (b * num_heads,), qkv, dout, dqkv, j, num_heads, c, 1.0 / math.sqrt(d),
                     *qkv.stride(), *dout.stride(), *dqkv.stride(), **meta)
         return dqkv
 
