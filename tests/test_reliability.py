@@ -106,6 +106,12 @@ def test_resume_after_sigkill_matches_the_uninterrupted_run(synthetic_root, tmp_
     got_curve, want_curve = _val_curve(killed), _val_curve(full)
     assert [c[:2] for c in got_curve] == [c[:2] for c in want_curve] and len(want_curve) == 3
     assert [c[2] for c in got_curve] == pytest.approx([c[2] for c in want_curve], rel=1e-6)
+    # metrics.json carries the same curve, through the checkpoint rather than the log (so with any
+    # logger): what `ampose-summary --curves` averages over folds.
+    got_json, want_json = (json.loads((d / "metrics.json").read_text())["val_curve"] for d in (killed, full))
+    assert [e["epoch"] for e in got_json] == [0, 1, 2] == [e["epoch"] for e in want_json]
+    assert [e["mpjpe"] for e in got_json] == pytest.approx([c[2] for c in want_curve], rel=1e-6)
+    assert [e["mpjpe_action"] for e in got_json] == pytest.approx([e["mpjpe_action"] for e in want_json], rel=1e-6)
 
 
 def test_resuming_a_finished_run_tests_again_and_returns_the_best_score(compose_train, tmp_path):

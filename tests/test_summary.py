@@ -6,10 +6,20 @@ import json
 import pytest
 import yaml
 
-from ampose.summary import find_runs, main, mean_std, summarise, to_markdown, varying_keys, write_csv
+from ampose.summary import (
+    curves_markdown,
+    find_runs,
+    main,
+    mean_curve,
+    mean_std,
+    summarise,
+    to_markdown,
+    varying_keys,
+    write_csv,
+)
 
 
-def _run(root, name, overrides, p1=None, val=None, error=None):
+def _run(root, name, overrides, p1=None, val=None, error=None, curve=None):
     d = root / name
     (d / ".hydra").mkdir(parents=True)
     (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
@@ -17,7 +27,10 @@ def _run(root, name, overrides, p1=None, val=None, error=None):
         (d / "failed.json").write_text(json.dumps({"error": error, "type": "ValueError"}))
     else:
         test = {"mpjpe_action": p1, "mpjpe": p1 + 0.5, "p_mpjpe_action": p1 - 10, "p_mpjpe": p1 - 9.5}
-        (d / "metrics.json").write_text(json.dumps({"test_results": test, "logged": {"val/mpjpe_best": val}}))
+        record = {"test_results": test, "logged": {"val/mpjpe_best": val}}
+        if curve is not None:  # action-wise validation MPJPE per epoch, as train.py writes it
+            record["val_curve"] = [{"epoch": e, "mpjpe": v + 1.0, "mpjpe_action": v} for e, v in enumerate(curve)]
+        (d / "metrics.json").write_text(json.dumps(record))
     return d
 
 
@@ -101,3 +114,31 @@ def test_cli_sort_by_val(tmp_path, capsys):
     main([str(tmp_path), "--sort-by", "val"])
     out = capsys.readouterr().out
     assert out.index("model/block=ours") < out.index("model/block=convnext")
+
+
+def test_fold_curves_choose_the_length_by_their_mean(tmp_path, capsys):
+    """S8 bottoms out at epoch 2, S7 still falls at 4: each fold's own best epoch differs, and the
+    length to train on all subjects is where their mean is lowest (by hand: 40.5 at epoch 3)."""
+    s8, s7 = [50.0, 41.0, 42.0, 44.0], [52.0, 42.0, 39.0, 38.0]
+    _run(tmp_path, "a", ["model.net.dropout=0", "data.val_subjects=[S8]"], p1=45.0, val=41.0, curve=s8)
+    _run(tmp_path, "b", ["model.net.dropout=0", "data.val_subjects=[S7]"], p1=44.0, val=38.0, curve=s7)
+    # a fold of the other setting stopped after two epochs: only epochs every fold has are averaged
+    _run(tmp_path, "c", ["model.net.dropout=0.1", "data.val_subjects=[S8]"], p1=45.0, val=47.0, curve=[60.0, 47.0])
+    _run(tmp_path, "d", ["model.net.dropout=0.1", "data.val_subjects=[S7]"], p1=44.0, val=45.0,
+         curve=[58.0, 49.0, 45.0])
+    rows = summarise(find_runs(tmp_path), over=["seed", "data.val_subjects"], sort_by="val")
+    curves = {r.name: mean_curve(r.runs) for r in rows}
+    assert curves["model.net.dropout=0"] == pytest.approx({0: 51.0, 1: 41.5, 2: 40.5, 3: 41.0})
+    assert curves["model.net.dropout=0.1"] == pytest.approx({0: 59.0, 1: 48.0})
+    table = curves_markdown(rows).splitlines()
+    assert table[0].startswith("| run | n | best epoch | mean at best | mean at last | 1 | 2 | 3 | 4 |")
+    assert table[2].startswith("| model.net.dropout=0 | 2 | 3 | 40.5 | 41.0 | 51.0 | 41.5 | 40.5 | 41.0 |")
+    assert table[3].startswith("| model.net.dropout=0.1 | 2 | 2 | 48.0 | 48.0 | 59.0 | 48.0 |  |  |")
+    main([str(tmp_path), "--over", "seed,data.val_subjects", "--curves"])
+    assert "| model.net.dropout=0 | 2 | 3 | 40.5 |" in capsys.readouterr().out
+
+
+def test_runs_without_curves_have_an_empty_curve_row(sweep):
+    rows = summarise(find_runs(sweep))
+    assert all(mean_curve(r.runs) == {} for r in rows)
+    assert "| model/block=ours | 0 |" in curves_markdown(rows)

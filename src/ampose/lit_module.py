@@ -174,6 +174,9 @@ class LiftingModule(pl.LightningModule):
         self.test_metrics = PoseMetrics(self.num_joints, procrustes=True)
         self.val_mpjpe_best = MinMetric()
         self.test_results: dict[str, Any] = {}
+        # One entry per validation epoch (kept in checkpoints, so a resumed run's curve is whole):
+        # what ampose-summary --curves averages over folds to choose a training length.
+        self.val_curve: list[dict[str, float]] = []
         self.data_config: dict[str, Any] | None = None  # set by ampose-train, saved in checkpoints
 
     # ------------------------------------------------------------------ forward
@@ -275,9 +278,17 @@ class LiftingModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         """Track the best frame-wise MPJPE so far (``val/mpjpe_best``) and 3DHP PCK/AUC."""
-        self.val_mpjpe_best(self.val_metrics.mpjpe.compute())
+        mpjpe = self.val_metrics.mpjpe.compute()
+        self.val_mpjpe_best(mpjpe)
         self.log("val/mpjpe_best", self.val_mpjpe_best.compute(), prog_bar=True)
+        if not self.trainer.sanity_checking:  # one host sync an epoch
+            self._record_val_epoch({"epoch": int(self.current_epoch), "mpjpe": float(mpjpe),
+                                    "mpjpe_action": float(self.val_metrics.mpjpe_action.compute())})
         self._log_3dhp("val", self.val_metrics)
+
+    def _record_val_epoch(self, entry: dict[str, float]) -> None:
+        # A run resumed from a checkpoint taken before its epoch ended repeats that epoch: keep the latest.
+        self.val_curve = [e for e in self.val_curve if e["epoch"] != entry["epoch"]] + [entry]
 
     def on_test_epoch_start(self) -> None:
         self.test_metrics.reset()
@@ -370,4 +381,9 @@ class LiftingModule(pl.LightningModule):
 
         checkpoint["ampose"] = {"version": __version__, "num_joints": self.num_joints,
                                 "net_class": type(self.net).__name__,
-                                "data": getattr(self, "data_config", None)}
+                                "data": getattr(self, "data_config", None),
+                                "val_curve": list(self.val_curve)}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resume the validation curve (checkpoints before session 8 have none)."""
+        self.val_curve = list((checkpoint.get("ampose") or {}).get("val_curve") or [])

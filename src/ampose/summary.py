@@ -15,6 +15,12 @@ Choosing a setting on several held-out subjects (leave-one-subject-out folds) ra
     ampose-train -m "experiment=[h36m_gt17,fast_h36m]" data.root=DIR \
         "data.val_subjects=[S7],[S8]" model.net.dropout=0,0.1
     ampose-summary outputs/h36m_gt17/multirun/<time> --over seed,data.val_subjects --sort-by val
+
+Each fold's best epoch differs (one held-out subject may bottom out at epoch 2, another still
+fall at 8); the length of the final run on all training subjects is the epoch where the mean of
+the folds' validation curves is lowest. ``--curves`` prints those mean curves, per row:
+
+    ampose-summary outputs/h36m_gt17/multirun/<time> --over seed,data.val_subjects --curves
 """
 
 from __future__ import annotations
@@ -52,6 +58,17 @@ class Run:
     overrides: dict[str, str]
     values: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    curve: dict[int, float] = field(default_factory=dict)  # epoch (0-based) -> validation MPJPE
+
+
+def _curve(metrics: dict, key: str = "mpjpe_action") -> dict[int, float]:
+    """The run's validation curve from metrics.json (runs before session 8 have none)."""
+    out = {}
+    for entry in metrics.get("val_curve") or []:
+        value = entry.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            out[int(entry["epoch"])] = float(value)
+    return out
 
 
 def _overrides(run_dir: Path) -> dict[str, str]:
@@ -97,7 +114,7 @@ def find_runs(root: str | Path) -> list[Run]:
         except json.JSONDecodeError:
             runs.append(Run(run_dir, _overrides(run_dir), error="unreadable metrics.json"))
             continue
-        runs.append(Run(run_dir, _overrides(run_dir), _values(metrics)))
+        runs.append(Run(run_dir, _overrides(run_dir), _values(metrics), curve=_curve(metrics)))
     return runs
 
 
@@ -144,6 +161,35 @@ def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str
         rows.append(Row(name, members, stats, failed=len(members) - len(ok)))
     col = SORT_COLUMNS[sort_by]
     return sorted(rows, key=lambda r: (col not in r.stats, r.stats.get(col, (0.0, 0.0))[0], r.name))
+
+
+def mean_curve(runs: Sequence[Run]) -> dict[int, float]:
+    """Per epoch, the mean validation MPJPE of the runs, over the epochs every one of them has
+    (a fold cut short must not make the mean of the others look like a longer schedule's)."""
+    curves = [r.curve for r in runs if r.error is None and r.curve]
+    if not curves:
+        return {}
+    epochs = sorted(set.intersection(*(set(c) for c in curves)))
+    return {e: sum(c[e] for c in curves) / len(curves) for e in epochs}
+
+
+def curves_markdown(rows: Sequence[Row]) -> str:
+    """One line per row: runs averaged, the epoch (1-based) where the mean curve is lowest, its
+    value and the last epoch's, then the mean curve itself."""
+    means = {r.name: mean_curve(r.runs) for r in rows}
+    width = max((len(m) for m in means.values()), default=0)
+    head = ["run", "n", "best epoch", "mean at best", "mean at last", *(str(e + 1) for e in range(width))]
+    body = []
+    for r in rows:
+        m = means[r.name]
+        if not m:
+            body.append([r.name, "0", "", "", "", *([""] * width)])
+            continue
+        best = min(m, key=m.get)
+        n = sum(1 for x in r.runs if x.error is None and x.curve)
+        body.append([r.name, str(n), str(best + 1), f"{m[best]:.1f}", f"{m[max(m)]:.1f}",
+                     *(f"{m[e]:.1f}" if e in m else "" for e in range(width))])
+    return tables.to_markdown((head, body))
 
 
 def _cell(stat: tuple[float, float] | None, n: int) -> str:
@@ -208,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--csv", default=None, help="also write the table as CSV here")
     p.add_argument("--sort-by", choices=sorted(SORT_COLUMNS), default="test",
                    help="order rows by the test P1 MPJPE or by the best validation MPJPE (held-out selection)")
+    p.add_argument("--curves", action="store_true",
+                   help="also print each row's validation curve averaged over its runs (action-wise "
+                        "MPJPE per epoch) and the epoch where that mean is lowest: a training length chosen on folds")
     args = p.parse_args(argv)
     try:
         runs = find_runs(args.root)
@@ -219,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2)
     rows = summarise(runs, over=[k for k in args.over.split(",") if k], sort_by=args.sort_by)
     print(to_markdown(rows))
+    if args.curves:
+        print("\nvalidation MPJPE (action-wise, mm) per epoch, mean over each row's runs:\n")
+        print(curves_markdown(rows))
     for r in rows:
         for run in r.runs:
             if run.error:

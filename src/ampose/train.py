@@ -277,7 +277,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             save_pictures(lit, test_dm, out_dir, int(cfg.get("num_pictures", 0)), trainer.loggers)
             text = write_results(lit, out_dir,
                                  title=f"{cfg.task_name}: test results of {best or 'the final weights'}",
-                                 extra={"best_checkpoint": best, "logged": metrics})
+                                 extra={"best_checkpoint": best, "logged": metrics,
+                                        "val_curve": lit.val_curve})
 
     params = sum(p.numel() for p in lit.net.parameters())
     summary = [
