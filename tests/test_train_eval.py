@@ -67,6 +67,10 @@ def test_multirun_two_jobs(synthetic_root, tmp_path):
     # the sweep's own summary, written by the Hydra callback at the end of the multirun
     summary = (sweep / "summary.md").read_text()
     assert "model/block=ours" in summary and "model/block=convnext" in summary
+    # and each row's validation curve (fast_dev_run: one validation epoch per job)
+    curves = summary.split("per epoch")[1].splitlines()
+    assert curves[2].startswith("| run | n | best epoch | mean at best | mean at last | 1 |")
+    assert sum(line.startswith("| model/block=") and "| 1 | 1 |" in line for line in curves) == 2
     assert len((sweep / "summary.csv").read_text().splitlines()) == 3
 
 

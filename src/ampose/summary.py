@@ -227,7 +227,8 @@ except ImportError:  # pragma: no cover
 
 class SweepSummary(_HydraCallback):  # type: ignore[misc,valid-type]
     """Hydra callback (conf/hydra/default.yaml): at the end of a multirun, write ``summary.md``
-    and ``summary.csv`` into the sweep folder. A failure here is logged, never raised: the jobs'
+    (with the mean validation curves when the runs logged any) and ``summary.csv`` into the
+    sweep folder. A failure here is logged, never raised: the jobs'
     own results are already on disk."""
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
@@ -240,7 +241,11 @@ class SweepSummary(_HydraCallback):  # type: ignore[misc,valid-type]
             if not runs:
                 return
             rows = summarise(runs)
-            write_text_atomic(root / "summary.md", to_markdown(rows) + "\n")
+            text = to_markdown(rows) + "\n"
+            if any(r.curve for r in runs):
+                text += "\nValidation MPJPE (action-wise, mm) per epoch, mean over each row's seeds:\n\n"
+                text += curves_markdown(rows) + "\n"
+            write_text_atomic(root / "summary.md", text)
             write_csv(rows, root / "summary.csv")
             log.info("sweep summary: %s", root / "summary.md")
         except Exception as e:  # noqa: BLE001
