@@ -163,10 +163,14 @@ def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str
     return sorted(rows, key=lambda r: (col not in r.stats, r.stats.get(col, (0.0, 0.0))[0], r.name))
 
 
+def _curves(runs: Sequence[Run]) -> list[dict[int, float]]:
+    return [r.curve for r in runs if r.error is None and r.curve]
+
+
 def mean_curve(runs: Sequence[Run]) -> dict[int, float]:
     """Per epoch, the mean validation MPJPE of the runs, over the epochs every one of them has
     (a fold cut short must not make the mean of the others look like a longer schedule's)."""
-    curves = [r.curve for r in runs if r.error is None and r.curve]
+    curves = _curves(runs)
     if not curves:
         return {}
     epochs = sorted(set.intersection(*(set(c) for c in curves)))
@@ -186,8 +190,7 @@ def curves_markdown(rows: Sequence[Row]) -> str:
             body.append([r.name, "0", "", "", "", *([""] * width)])
             continue
         best = min(m, key=m.get)
-        n = sum(1 for x in r.runs if x.error is None and x.curve)
-        body.append([r.name, str(n), str(best + 1), f"{m[best]:.1f}", f"{m[max(m)]:.1f}",
+        body.append([r.name, str(len(_curves(r.runs))), str(best + 1), f"{m[best]:.1f}", f"{m[max(m)]:.1f}",
                      *(f"{m[e]:.1f}" if e in m else "" for e in range(width))])
     return tables.to_markdown((head, body))
 
