@@ -18,7 +18,8 @@ Choosing a setting on several held-out subjects (leave-one-subject-out folds) ra
 
 Each fold's best epoch differs (one held-out subject may bottom out at epoch 2, another still
 fall at 8); the length of the final run on all training subjects is the epoch where the mean of
-the folds' validation curves is lowest. ``--curves`` prints those mean curves, per row:
+the folds' validation curves is lowest. ``--curves`` prints those mean curves, per row (every
+run weighs the same, so give each fold the same seeds):
 
     ampose-summary outputs/h36m_gt17/multirun/<time> --over seed,data.val_subjects --curves
 """
