@@ -142,3 +142,27 @@ def test_runs_without_curves_have_an_empty_curve_row(sweep):
     rows = summarise(find_runs(sweep))
     assert all(mean_curve(r.runs) == {} for r in rows)
     assert "| model/block=ours | 0 |" in curves_markdown(rows)
+
+
+def test_fold_curves_weigh_each_fold_alike_whatever_its_seeds(tmp_path, capsys):
+    """Three seeds held out S8, one held out S7 (session 8's case): the mean over folds of the
+    mean over seeds, not the mean of the four runs (which would lean 3:1 toward S8)."""
+    for seed, curve in ((1, [44.0, 46.0]), (2, [42.0, 44.0]), (3, [43.0, 45.0])):
+        _run(tmp_path, f"s8_{seed}", ["data.val_subjects=[S8]", f"seed={seed}"], p1=45.0, val=42.0, curve=curve)
+    _run(tmp_path, "s7_1", ["data.val_subjects=[S7]", "seed=1"], p1=44.0, val=36.0, curve=[39.0, 35.0])
+    (row,) = summarise(find_runs(tmp_path), over=["seed", "data.val_subjects"])
+    # by hand: S8 mean 43, 45; with S7: (43 + 39) / 2 = 41, (45 + 35) / 2 = 40
+    assert mean_curve(row.runs, by=["data.val_subjects"]) == pytest.approx({0: 41.0, 1: 40.0})
+    assert mean_curve(row.runs) == pytest.approx({0: 42.0, 1: 42.5})  # every run alike: epoch 1 would win
+    main([str(tmp_path), "--over", "seed,data.val_subjects", "--curves"])
+    out = capsys.readouterr().out
+    assert "mean over the seeds of each data.val_subjects first" in out
+    assert "| 4 | 2 | 40.0 | 40.0 | 41.0 | 40.0 |" in out
+
+
+def test_a_sweep_over_seeds_alone_is_one_row(tmp_path):
+    for seed, p1 in ((1, 40.0), (2, 42.0)):
+        _run(tmp_path, str(seed), ["experiment=fast", f"seed={seed}"], p1=p1, val=30.0)
+    (row,) = summarise(find_runs(tmp_path))
+    assert row.name == "all runs" and len(row.runs) == 2
+    assert row.stats["P1 action-wise"] == pytest.approx((41.0, 1.4142135624))

@@ -18,8 +18,8 @@ Choosing a setting on several held-out subjects (leave-one-subject-out folds) ra
 
 Each fold's best epoch differs (one held-out subject may bottom out at epoch 2, another still
 fall at 8); the length of the final run on all training subjects is the epoch where the mean of
-the folds' validation curves is lowest. ``--curves`` prints those mean curves, per row (every
-run weighs the same, so give each fold the same seeds):
+the folds' validation curves is lowest. ``--curves`` prints those mean curves, per row (the
+seeds of each fold averaged first, so every fold weighs the same):
 
     ampose-summary outputs/h36m_gt17/multirun/<time> --over seed,data.val_subjects --curves
 """
@@ -149,7 +149,9 @@ def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str
     keys = [k for k in varying_keys(runs) if k not in over]
     groups: dict[str, list[Run]] = {}
     for run in runs:
-        name = " ".join(f"{k}={run.overrides[k]}" for k in keys if k in run.overrides) or run.path.name
+        name = " ".join(f"{k}={run.overrides[k]}" for k in keys if k in run.overrides)
+        if not name:  # nothing but the `over` keys varies: one row (runs without overrides: by folder)
+            name = "all runs" if run.overrides else run.path.name
         groups.setdefault(name, []).append(run)
     rows = []
     for name, members in groups.items():
@@ -164,24 +166,33 @@ def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str
     return sorted(rows, key=lambda r: (col not in r.stats, r.stats.get(col, (0.0, 0.0))[0], r.name))
 
 
-def _curves(runs: Sequence[Run]) -> list[dict[int, float]]:
-    return [r.curve for r in runs if r.error is None and r.curve]
+def _with_curves(runs: Sequence[Run]) -> list[Run]:
+    return [r for r in runs if r.error is None and r.curve]
 
 
-def mean_curve(runs: Sequence[Run]) -> dict[int, float]:
-    """Per epoch, the mean validation MPJPE of the runs, over the epochs every one of them has
-    (a fold cut short must not make the mean of the others look like a longer schedule's)."""
-    curves = _curves(runs)
+def _mean_over_epochs(curves: Sequence[dict[int, float]]) -> dict[int, float]:
+    # Only the epochs every curve has: a run cut short must not make the others' mean look like
+    # a longer schedule's.
     if not curves:
         return {}
     epochs = sorted(set.intersection(*(set(c) for c in curves)))
     return {e: sum(c[e] for c in curves) / len(curves) for e in epochs}
 
 
-def curves_markdown(rows: Sequence[Row]) -> str:
+def mean_curve(runs: Sequence[Run], by: Sequence[str] = ()) -> dict[int, float]:
+    """Per epoch, the mean validation MPJPE of the runs. With ``by`` (e.g. the held-out subjects'
+    key), the runs are first averaged within each value of those keys (the seeds of one fold), then
+    the folds alike, so a fold with more seeds does not weigh more."""
+    groups: dict[tuple, list[dict[int, float]]] = {}
+    for r in _with_curves(runs):
+        groups.setdefault(tuple(r.overrides.get(k) for k in by), []).append(r.curve)
+    return _mean_over_epochs([_mean_over_epochs(g) for g in groups.values()])
+
+
+def curves_markdown(rows: Sequence[Row], by: Sequence[str] = ()) -> str:
     """One line per row: runs averaged, the epoch (1-based) where the mean curve is lowest, its
-    value and the last epoch's, then the mean curve itself."""
-    means = {r.name: mean_curve(r.runs) for r in rows}
+    value and the last epoch's, then the mean curve itself (``by``: see ``mean_curve``)."""
+    means = {r.name: mean_curve(r.runs, by) for r in rows}
     width = max((len(m) for m in means.values()), default=0)
     head = ["run", "n", "best epoch", "mean at best", "mean at last", *(str(e + 1) for e in range(width))]
     body = []
@@ -191,7 +202,7 @@ def curves_markdown(rows: Sequence[Row]) -> str:
             body.append([r.name, "0", "", "", "", *([""] * width)])
             continue
         best = min(m, key=m.get)
-        body.append([r.name, str(len(_curves(r.runs))), str(best + 1), f"{m[best]:.1f}", f"{m[max(m)]:.1f}",
+        body.append([r.name, str(len(_with_curves(r.runs))), str(best + 1), f"{m[best]:.1f}", f"{m[max(m)]:.1f}",
                      *(f"{m[e]:.1f}" if e in m else "" for e in range(width))])
     return tables.to_markdown((head, body))
 
@@ -275,11 +286,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not runs:
         print(f"ampose-summary: error: no runs (metrics.json or failed.json) below {args.root}", file=sys.stderr)
         raise SystemExit(2)
-    rows = summarise(runs, over=[k for k in args.over.split(",") if k], sort_by=args.sort_by)
+    over = [k for k in args.over.split(",") if k]
+    rows = summarise(runs, over=over, sort_by=args.sort_by)
     print(to_markdown(rows))
     if args.curves:
-        print("\nvalidation MPJPE (action-wise, mm) per epoch, mean over each row's runs:\n")
-        print(curves_markdown(rows))
+        folds = [k for k in over if k != "seed"]
+        within = f"the seeds of each {', '.join(folds)} first, then those" if folds else "each row's runs"
+        print(f"\nvalidation MPJPE (action-wise, mm) per epoch, mean over {within}:\n")
+        print(curves_markdown(rows, by=folds))
     for r in rows:
         for run in r.runs:
             if run.error:
