@@ -1,0 +1,197 @@
+"""One Triton kernel for a graph conv's joint mixing, bias, LayerNorm and GELU (experimental).
+
+``GELU(LayerNorm(mix @ h[b] + bias))`` is what every graph conv of the "ours" and
+"two_residual" blocks computes after its weight multiply ``h = x W``. The reference path runs it
+as the mixing kernel of :mod:`ampose.models.fused` followed by Inductor's LayerNorm + GELU
+kernels, so each activation is written and read once more than needed, forward and backward.
+Here one program holds a sample's whole (J x C) tile: it mixes, normalises and activates in
+registers (forward), and recomputes all of that to back-propagate through GELU, LayerNorm and
+the mixing in one pass (backward), writing per-sample partial sums for the LayerNorm and bias
+gradients (summed over the batch by torch, deterministic).
+
+The numerics follow the reference under autocast: the mixing is rounded to ``h``'s dtype
+before the bias is added, LayerNorm and GELU run in fp32, the output takes the promoted dtype
+of ``h`` and the bias (fp32 under bf16 autocast, as the reference).
+
+Off by default (``AMPOSE_FUSED_GCN=1`` or ``set_enabled(True)`` turns it on, for CUDA tensors
+and only where :mod:`ampose.models.fused` is on too): written in session 8 without a GPU to
+time it, checked against the reference under the Triton interpreter only.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ampose.models import fused
+
+_enabled: bool = os.environ.get("AMPOSE_FUSED_GCN", "0").strip().lower() in fused._ON
+# Launch setting: warps for a program holding a (32 x C) fp32 tile a few times over.
+TUNING: dict[str, int] = {"gcn_warps": 8}
+MAX_CHANNELS = 1024  # one program holds a sample's whole channel row in registers
+
+
+def set_enabled(flag: bool | None) -> None:
+    """Turn the fused graph-conv path on or off; None goes back to AMPOSE_FUSED_GCN."""
+    global _enabled
+    _enabled = os.environ.get("AMPOSE_FUSED_GCN", "0").strip().lower() in fused._ON if flag is None else bool(flag)
+
+
+def is_enabled() -> bool:
+    return _enabled
+
+
+def supported(rows: int, cols: int, channels: int) -> bool:
+    """Shapes the kernel handles: the mixing of graph_mix_supported, at most MAX_CHANNELS channels."""
+    return fused.graph_mix_supported(rows, cols) and channels <= MAX_CHANNELS
+
+
+def enabled_for(h: Tensor) -> bool:
+    return _enabled and fused.enabled_for(h)
+
+
+def reference(mix: Tensor, h: Tensor, bias: Tensor | None, weight: Tensor, ln_bias: Tensor, eps: float) -> Tensor:
+    """What the kernel replaces: GELU(LayerNorm(mix @ h + bias))."""
+    z = torch.matmul(mix.to(h.dtype), h)
+    if bias is not None:
+        z = z + bias
+    return F.gelu(F.layer_norm(z, (z.shape[-1],), weight, ln_bias, eps))
+
+
+if fused.available():
+    import triton
+    import triton.language as tl
+    from torch.library import register_autograd, triton_op
+
+    _dot, _launch = fused._dot, fused._launch
+
+    @triton.jit
+    def _core(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, b, R, K, C, eps,
+              s_mr, s_mk, s_hb, s_hk, s_hc,
+              BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr, HAS_BIAS: tl.constexpr,
+              IEEE: tl.constexpr, UPCAST: tl.constexpr):
+        # The forward of one sample up to the GELU input u, kept for the backward's recomputation.
+        rs = tl.arange(0, BLOCK_R)
+        ks = tl.arange(0, BLOCK_K)
+        cs = tl.arange(0, BLOCK_C)
+        cmask = cs < C
+        hv = tl.load(h_ptr + b * s_hb + ks[:, None] * s_hk + cs[None, :] * s_hc,
+                     mask=(ks[:, None] < K) & cmask[None, :], other=0.0)
+        m = tl.load(m_ptr + rs[:, None] * s_mr + ks[None, :] * s_mk,
+                    mask=(rs[:, None] < R) & (ks[None, :] < K), other=0.0).to(hv.dtype)
+        # Rounded to h's dtype as the reference's matmul output, then the bias in fp32.
+        z = _dot(m, hv, IEEE, UPCAST).to(hv.dtype).to(tl.float32)
+        if HAS_BIAS:
+            z += tl.load(bias_ptr + cs, mask=cmask, other=0.0).to(tl.float32)[None, :]
+        z = tl.where(cmask[None, :], z, 0.0)
+        mean = tl.sum(z, axis=1) / C
+        zc = tl.where(cmask[None, :], z - mean[:, None], 0.0)
+        rstd = 1.0 / tl.sqrt(tl.sum(zc * zc, axis=1) / C + eps)
+        zn = zc * rstd[:, None]
+        w = tl.load(w_ptr + cs, mask=cmask, other=0.0).to(tl.float32)
+        u = zn * w[None, :] + tl.load(lb_ptr + cs, mask=cmask, other=0.0).to(tl.float32)[None, :]
+        return m, zn, rstd, w, u
+
+    @triton.jit
+    def _fwd_kernel(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, out_ptr, R, K, C, eps,
+                    s_mr, s_mk, s_hb, s_hk, s_hc, s_ob, s_or, s_oc,
+                    BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr, HAS_BIAS: tl.constexpr,
+                    IEEE: tl.constexpr, UPCAST: tl.constexpr):
+        b = tl.program_id(0).to(tl.int64)
+        _, _, _, _, u = _core(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, b, R, K, C, eps, s_mr, s_mk, s_hb, s_hk, s_hc,
+                              BLOCK_R, BLOCK_K, BLOCK_C, HAS_BIAS, IEEE, UPCAST)
+        out = 0.5 * u * (1.0 + tl.erf(u * 0.7071067811865476))  # exact GELU, as F.gelu
+        rs = tl.arange(0, BLOCK_R)
+        cs = tl.arange(0, BLOCK_C)
+        tl.store(out_ptr + b * s_ob + rs[:, None] * s_or + cs[None, :] * s_oc, out.to(out_ptr.dtype.element_ty),
+                 mask=(rs[:, None] < R) & (cs[None, :] < C))
+
+    @triton.jit
+    def _bwd_kernel(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, dout_ptr, dh_ptr, part_ptr, R, K, C, eps,
+                    s_mr, s_mk, s_hb, s_hk, s_hc, s_db, s_dr, s_dc, s_gb, s_gk, s_gc,
+                    BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr, HAS_BIAS: tl.constexpr,
+                    IEEE: tl.constexpr, UPCAST: tl.constexpr):
+        b = tl.program_id(0).to(tl.int64)
+        m, zn, rstd, w, u = _core(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, b, R, K, C, eps,
+                                  s_mr, s_mk, s_hb, s_hk, s_hc, BLOCK_R, BLOCK_K, BLOCK_C, HAS_BIAS, IEEE, UPCAST)
+        rs = tl.arange(0, BLOCK_R)
+        ks = tl.arange(0, BLOCK_K)
+        cs = tl.arange(0, BLOCK_C)
+        cmask = cs < C
+        valid = (rs[:, None] < R) & cmask[None, :]
+        do = tl.load(dout_ptr + b * s_db + rs[:, None] * s_dr + cs[None, :] * s_dc, mask=valid, other=0.0)
+        # GELU'(u) = Phi(u) + u phi(u)
+        du = do.to(tl.float32) * (0.5 * (1.0 + tl.erf(u * 0.7071067811865476))
+                                  + u * 0.3989422804014327 * tl.exp(-0.5 * u * u))
+        du = tl.where(valid, du, 0.0)
+        # LayerNorm: dz = rstd (dzn - mean(dzn) - zn mean(dzn zn)), means over the C channels.
+        dzn = du * w[None, :]
+        dz = (dzn - (tl.sum(dzn, axis=1) / C)[:, None] - zn * (tl.sum(dzn * zn, axis=1) / C)[:, None]) * rstd[:, None]
+        dz = tl.where(valid, dz, 0.0)
+        # The mixing: dh = mix^T dz, with dz in h's dtype as autograd hands it to the reference's matmul.
+        dzl = dz.to(m.dtype)
+        dh = _dot(tl.trans(m), dzl, IEEE, UPCAST)
+        tl.store(dh_ptr + b * s_gb + ks[:, None] * s_gk + cs[None, :] * s_gc, dh.to(dh_ptr.dtype.element_ty),
+                 mask=(ks[:, None] < K) & cmask[None, :])
+        # Per-sample partial sums (3, C): LayerNorm weight, LayerNorm bias, graph-conv bias.
+        part = part_ptr + b * 3 * C + cs
+        tl.store(part, tl.sum(du * zn, axis=0), mask=cmask)
+        tl.store(part + C, tl.sum(du, axis=0), mask=cmask)
+        tl.store(part + 2 * C, tl.sum(dz, axis=0), mask=cmask)
+
+    def _meta(mix: Tensor, h: Tensor, bias: Tensor | None) -> dict:
+        r, k = mix.shape
+        return dict(BLOCK_R=fused._pow2_at_least(r, 16), BLOCK_K=fused._pow2_at_least(k, 16),
+                    BLOCK_C=fused._pow2_at_least(h.shape[-1], 16), HAS_BIAS=bias is not None,
+                    IEEE=fused._ieee(h.dtype), UPCAST=fused._INTERPRET, num_warps=TUNING["gcn_warps"])
+
+    @triton_op("ampose::graph_conv_norm_gelu", mutates_args=())
+    def _fwd_op(mix: Tensor, h: Tensor, bias: Tensor | None, weight: Tensor, ln_bias: Tensor, eps: float) -> Tensor:
+        b, _, c = h.shape
+        dtype = torch.promote_types(h.dtype, bias.dtype if bias is not None else h.dtype)
+        out = h.new_empty((b, mix.shape[0], c), dtype=dtype)
+        if b > 0:
+            _launch(_fwd_kernel, (b,), mix, h, bias if bias is not None else weight, weight, ln_bias, out,
+                    mix.shape[0], mix.shape[1], c, eps, *mix.stride(), *h.stride(), *out.stride(),
+                    **_meta(mix, h, bias))
+        return out
+
+    @triton_op("ampose::graph_conv_norm_gelu_bwd", mutates_args=())
+    def _bwd_op(dout: Tensor, mix: Tensor, h: Tensor, bias: Tensor | None, weight: Tensor, ln_bias: Tensor,
+                eps: float) -> tuple[Tensor, Tensor]:
+        b, _, c = h.shape
+        dh = torch.empty_like(h)
+        part = h.new_empty((b, 3, c), dtype=torch.float32)
+        if b > 0:
+            _launch(_bwd_kernel, (b,), mix, h, bias if bias is not None else weight, weight, ln_bias, dout, dh, part,
+                    mix.shape[0], mix.shape[1], c, eps, *mix.stride(), *h.stride(), *dout.stride(), *dh.stride(),
+                    **_meta(mix, h, bias))
+        return dh, part
+
+    def _setup(ctx, inputs: tuple, output: Tensor) -> None:
+        mix, h, bias, weight, ln_bias, eps = inputs
+        ctx.save_for_backward(mix, h, bias, weight, ln_bias)
+        ctx.eps = eps
+
+    def _backward(ctx, grad: Tensor):
+        mix, h, bias, weight, ln_bias = ctx.saved_tensors
+        dh, part = _bwd_op(grad, mix, h, bias, weight, ln_bias, ctx.eps)
+        sums = part.sum(dim=0)  # (3, C), fp32
+        dbias = sums[2].to(bias.dtype) if bias is not None else None
+        return None, dh, dbias, sums[0].to(weight.dtype), sums[1].to(ln_bias.dtype), None
+
+    register_autograd("ampose::graph_conv_norm_gelu", _backward, setup_context=_setup)
+
+
+def graph_conv_norm_gelu(mix: Tensor, h: Tensor, bias: Tensor | None, weight: Tensor, ln_bias: Tensor,
+                         eps: float) -> Tensor:
+    """GELU(LayerNorm(mix @ h[b] + bias)) for h (B, K, C) -> (B, R, C), one fused kernel per sample.
+
+    Shapes outside ``supported`` take the reference."""
+    if not supported(*mix.shape, h.shape[-1]):
+        return reference(mix, h, bias, weight, ln_bias, eps)
+    fused._require_triton()
+    return _fwd_op(mix.detach(), h, bias, weight, ln_bias, eps)
