@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Issue 10's bench beside queue jobs, on a two-GPU machine (through experiments/real/device_call.sh):
 #   JOBS=a,b,a_flip QUEUE_BUDGET=520 bash experiments/real/device_call.sh bash experiments/bench/device_bench_call.sh
-# GPU 1 alone: the CUDA tests of both kernel modules; the fused bench at batches 16,384 and
-# 32,768; the same at 16,384 with the experimental graph-conv + LayerNorm + GELU kernel
-# (AMPOSE_FUSED_GCN=1, ampose.models.fused_gcn: written in session 8, never timed); with TUNE=1
-# first tune_fused.py. GPU 0 meanwhile: the queue jobs in JOBS (none if JOBS is empty).
+# GPU 1 alone: the CUDA tests of both kernel modules; tune_fused.py (op by op, the experimental
+# graph-conv + LayerNorm + GELU kernel of ampose.models.fused_gcn against what it replaces;
+# TUNE= skips it); the fused bench at batches 16,384 and 32,768 with the tuned settings; the
+# same at 16,384 with that kernel on (AMPOSE_FUSED_GCN=1; written in session 8, never timed).
+# GPU 0 meanwhile: the queue jobs in JOBS (none if JOBS is empty).
 # Each step has a time limit: in session 8 one step without one ran a whole call out.
 set -u
 B="$OUT/bench"
@@ -14,10 +15,10 @@ if [ -n "${JOBS:-}" ]; then
     --out "$OUT" --workers 2 --only "$JOBS" > "$OUT/queue.txt" 2>&1 &
 fi
 export CUDA_VISIBLE_DEVICES=1
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_fused_kernels.py tests/test_fused_gcn.py -k cuda > "$B/pytest.txt" 2>&1
+timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_fused_kernels.py tests/test_fused_gcn.py -k cuda > "$B/pytest.txt" 2>&1
 tail -3 "$B/pytest.txt"
-if [ -n "${TUNE:-}" ]; then
-  timeout 150 python3 experiments/bench/tune_fused.py --out "$B/tune_fused.json" > "$B/tune.txt" 2>&1
+if [ -n "${TUNE:-1}" ]; then
+  timeout 100 python3 experiments/bench/tune_fused.py --out "$B/tune_fused.json" > "$B/tune.txt" 2>&1
   grep AMPOSE_FUSED_TUNING "$B/tune.txt"
 fi
 export AMPOSE_FUSED_TUNING=$(cat "$B/tuning.env" 2>/dev/null)

@@ -45,7 +45,8 @@ def _env_default() -> bool:
 
 
 # Launch parameters, chosen with experiments/bench/tune_fused.py on an H100 (bf16, batch 8192).
-TUNING: dict[str, int] = {"attn_fwd_warps": 1, "attn_bwd_warps": 2, "mix_block_c": 256, "mix_warps": 2}
+# gcn_warps: the experimental graph-conv + LayerNorm + GELU kernel (fused_gcn), not yet tuned.
+TUNING: dict[str, int] = {"attn_fwd_warps": 1, "attn_bwd_warps": 2, "mix_block_c": 256, "mix_warps": 2, "gcn_warps": 8}
 
 
 def _tuning_from_env(text: str) -> dict[str, int]:

@@ -15,7 +15,8 @@ of ``h`` and the bias (fp32 under bf16 autocast, as the reference).
 
 Off by default (``AMPOSE_FUSED_GCN=1`` or ``set_enabled(True)`` turns it on, for CUDA tensors
 and only where :mod:`ampose.models.fused` is on too): written in session 8 without a GPU to
-time it, checked against the reference under the Triton interpreter only.
+time it, checked against the reference under the Triton interpreter only. Its launch setting is
+``fused.TUNING["gcn_warps"]`` (``AMPOSE_FUSED_TUNING=gcn_warps=16``; tune_fused.py times it).
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ from torch import Tensor
 from ampose.models import fused
 
 _enabled: bool = os.environ.get("AMPOSE_FUSED_GCN", "0").strip().lower() in fused._ON
-# Launch setting: warps for a program holding a (32 x C) fp32 tile a few times over.
-TUNING: dict[str, int] = {"gcn_warps": 8}
 MAX_CHANNELS = 1024  # one program holds a sample's whole channel row in registers
 
 
@@ -146,7 +145,7 @@ if fused.available():
         r, k = mix.shape
         return dict(BLOCK_R=fused._pow2_at_least(r, 16), BLOCK_K=fused._pow2_at_least(k, 16),
                     BLOCK_C=fused._pow2_at_least(h.shape[-1], 16), HAS_BIAS=bias is not None,
-                    IEEE=fused._ieee(h.dtype), UPCAST=fused._INTERPRET, num_warps=TUNING["gcn_warps"])
+                    IEEE=fused._ieee(h.dtype), UPCAST=fused._INTERPRET, num_warps=fused.TUNING["gcn_warps"])
 
     @triton_op("ampose::graph_conv_norm_gelu", mutates_args=())
     def _fwd_op(mix: Tensor, h: Tensor, bias: Tensor | None, weight: Tensor, ln_bias: Tensor, eps: float) -> Tensor:
