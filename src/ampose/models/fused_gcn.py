@@ -22,6 +22,7 @@ time it, checked against the reference under the Triton interpreter only. Its la
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -147,8 +148,10 @@ if fused.available():
                     BLOCK_C=fused._pow2_at_least(h.shape[-1], 16), HAS_BIAS=bias is not None,
                     IEEE=fused._ieee(h.dtype), UPCAST=fused._INTERPRET, num_warps=fused.TUNING["gcn_warps"])
 
+    # Optional[...] rather than "| None" in the custom ops' signatures: older torch schema inference
+    # reads only the former.
     @triton_op("ampose::graph_conv_norm_gelu", mutates_args=())
-    def _fwd_op(mix: Tensor, h: Tensor, bias: Tensor | None, weight: Tensor, ln_bias: Tensor, eps: float) -> Tensor:
+    def _fwd_op(mix: Tensor, h: Tensor, bias: Optional[Tensor], weight: Tensor, ln_bias: Tensor, eps: float) -> Tensor:
         b, _, c = h.shape
         dtype = torch.promote_types(h.dtype, bias.dtype if bias is not None else h.dtype)
         out = h.new_empty((b, mix.shape[0], c), dtype=dtype)
@@ -159,7 +162,7 @@ if fused.available():
         return out
 
     @triton_op("ampose::graph_conv_norm_gelu_bwd", mutates_args=())
-    def _bwd_op(dout: Tensor, mix: Tensor, h: Tensor, bias: Tensor | None, weight: Tensor, ln_bias: Tensor,
+    def _bwd_op(dout: Tensor, mix: Tensor, h: Tensor, bias: Optional[Tensor], weight: Tensor, ln_bias: Tensor,
                 eps: float) -> tuple[Tensor, Tensor]:
         b, _, c = h.shape
         dh = torch.empty_like(h)
