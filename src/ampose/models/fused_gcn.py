@@ -30,14 +30,20 @@ from torch import Tensor
 
 from ampose.models import fused
 
-_enabled: bool = os.environ.get("AMPOSE_FUSED_GCN", "0").strip().lower() in fused._ON
 MAX_CHANNELS = 1024  # one program holds a sample's whole channel row in registers
+
+
+def _env_default() -> bool:
+    return os.environ.get("AMPOSE_FUSED_GCN", "0").strip().lower() in fused._ON
+
+
+_enabled: bool = _env_default()
 
 
 def set_enabled(flag: bool | None) -> None:
     """Turn the fused graph-conv path on or off; None goes back to AMPOSE_FUSED_GCN."""
     global _enabled
-    _enabled = os.environ.get("AMPOSE_FUSED_GCN", "0").strip().lower() in fused._ON if flag is None else bool(flag)
+    _enabled = _env_default() if flag is None else bool(flag)
 
 
 def is_enabled() -> bool:
