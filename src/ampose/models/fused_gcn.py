@@ -5,9 +5,10 @@
 as the mixing kernel of :mod:`ampose.models.fused` followed by Inductor's LayerNorm + GELU
 kernels, so each activation is written and read once more than needed, forward and backward.
 Here one program holds a sample's whole (J x C) tile: it mixes, normalises and activates in
-registers (forward), and recomputes all of that to back-propagate through GELU, LayerNorm and
-the mixing in one pass (backward), writing per-sample partial sums for the LayerNorm and bias
-gradients (summed over the batch by torch, deterministic).
+registers, keeping only the mixing output (in h's dtype) for the backward; the backward
+recomputes LayerNorm and GELU from it and back-propagates through them and the mixing in one
+pass, writing per-sample partial sums for the LayerNorm and bias gradients (summed over the
+batch by torch, deterministic).
 
 The numerics follow the reference under autocast: the mixing is rounded to ``h``'s dtype
 before the bias is added, LayerNorm and GELU run in fp32, the output takes the promoted dtype
@@ -75,21 +76,11 @@ if fused.available():
     _dot, _launch = fused._dot, fused._launch
 
     @triton.jit
-    def _core(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, b, R, K, C, eps,
-              s_mr, s_mk, s_hb, s_hk, s_hc,
-              BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr, HAS_BIAS: tl.constexpr,
-              IEEE: tl.constexpr, UPCAST: tl.constexpr):
-        # The forward of one sample up to the GELU input u, kept for the backward's recomputation.
-        rs = tl.arange(0, BLOCK_R)
-        ks = tl.arange(0, BLOCK_K)
-        cs = tl.arange(0, BLOCK_C)
+    def _norm(zm, bias_ptr, w_ptr, lb_ptr, cs, C, eps, HAS_BIAS: tl.constexpr):
+        # From the mixing output zm (R x C, h's dtype) to the GELU input u, all in fp32; the
+        # forward and the backward (which recomputes it from the saved zm) share this.
         cmask = cs < C
-        hv = tl.load(h_ptr + b * s_hb + ks[:, None] * s_hk + cs[None, :] * s_hc,
-                     mask=(ks[:, None] < K) & cmask[None, :], other=0.0)
-        m = tl.load(m_ptr + rs[:, None] * s_mr + ks[None, :] * s_mk,
-                    mask=(rs[:, None] < R) & (ks[None, :] < K), other=0.0).to(hv.dtype)
-        # Rounded to h's dtype as the reference's matmul output, then the bias in fp32.
-        z = _dot(m, hv, IEEE, UPCAST).to(hv.dtype).to(tl.float32)
+        z = zm.to(tl.float32)
         if HAS_BIAS:
             z += tl.load(bias_ptr + cs, mask=cmask, other=0.0).to(tl.float32)[None, :]
         z = tl.where(cmask[None, :], z, 0.0)
@@ -99,35 +90,45 @@ if fused.available():
         zn = zc * rstd[:, None]
         w = tl.load(w_ptr + cs, mask=cmask, other=0.0).to(tl.float32)
         u = zn * w[None, :] + tl.load(lb_ptr + cs, mask=cmask, other=0.0).to(tl.float32)[None, :]
-        return m, zn, rstd, w, u
+        return zn, rstd, w, u
 
     @triton.jit
-    def _fwd_kernel(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, out_ptr, R, K, C, eps,
-                    s_mr, s_mk, s_hb, s_hk, s_hc, s_ob, s_or, s_oc,
+    def _fwd_kernel(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, out_ptr, zm_ptr, R, K, C, eps,
+                    s_mr, s_mk, s_hb, s_hk, s_hc, s_ob, s_or, s_oc, s_zb, s_zr, s_zc,
                     BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr, HAS_BIAS: tl.constexpr,
                     IEEE: tl.constexpr, UPCAST: tl.constexpr):
         b = tl.program_id(0).to(tl.int64)
-        _, _, _, _, u = _core(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, b, R, K, C, eps, s_mr, s_mk, s_hb, s_hk, s_hc,
-                              BLOCK_R, BLOCK_K, BLOCK_C, HAS_BIAS, IEEE, UPCAST)
-        out = 0.5 * u * (1.0 + tl.erf(u * 0.7071067811865476))  # exact GELU, as F.gelu
-        rs = tl.arange(0, BLOCK_R)
-        cs = tl.arange(0, BLOCK_C)
-        tl.store(out_ptr + b * s_ob + rs[:, None] * s_or + cs[None, :] * s_oc, out.to(out_ptr.dtype.element_ty),
-                 mask=(rs[:, None] < R) & (cs[None, :] < C))
-
-    @triton.jit
-    def _bwd_kernel(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, dout_ptr, dh_ptr, part_ptr, R, K, C, eps,
-                    s_mr, s_mk, s_hb, s_hk, s_hc, s_db, s_dr, s_dc, s_gb, s_gk, s_gc,
-                    BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr, HAS_BIAS: tl.constexpr,
-                    IEEE: tl.constexpr, UPCAST: tl.constexpr):
-        b = tl.program_id(0).to(tl.int64)
-        m, zn, rstd, w, u = _core(m_ptr, h_ptr, bias_ptr, w_ptr, lb_ptr, b, R, K, C, eps,
-                                  s_mr, s_mk, s_hb, s_hk, s_hc, BLOCK_R, BLOCK_K, BLOCK_C, HAS_BIAS, IEEE, UPCAST)
         rs = tl.arange(0, BLOCK_R)
         ks = tl.arange(0, BLOCK_K)
         cs = tl.arange(0, BLOCK_C)
         cmask = cs < C
         valid = (rs[:, None] < R) & cmask[None, :]
+        hv = tl.load(h_ptr + b * s_hb + ks[:, None] * s_hk + cs[None, :] * s_hc,
+                     mask=(ks[:, None] < K) & cmask[None, :], other=0.0)
+        m = tl.load(m_ptr + rs[:, None] * s_mr + ks[None, :] * s_mk,
+                    mask=(rs[:, None] < R) & (ks[None, :] < K), other=0.0).to(hv.dtype)
+        # Rounded to h's dtype as the reference's matmul output; saved for the backward, which
+        # then needs neither h nor the mixing again (a third of h's size).
+        zm = _dot(m, hv, IEEE, UPCAST).to(hv.dtype)
+        tl.store(zm_ptr + b * s_zb + rs[:, None] * s_zr + cs[None, :] * s_zc, zm, mask=valid)
+        _, _, _, u = _norm(zm, bias_ptr, w_ptr, lb_ptr, cs, C, eps, HAS_BIAS)
+        out = 0.5 * u * (1.0 + tl.erf(u * 0.7071067811865476))  # exact GELU, as F.gelu
+        tl.store(out_ptr + b * s_ob + rs[:, None] * s_or + cs[None, :] * s_oc, out.to(out_ptr.dtype.element_ty),
+                 mask=valid)
+
+    @triton.jit
+    def _bwd_kernel(m_ptr, zm_ptr, bias_ptr, w_ptr, lb_ptr, dout_ptr, dh_ptr, part_ptr, R, K, C, eps,
+                    s_mr, s_mk, s_zb, s_zr, s_zc, s_db, s_dr, s_dc, s_gb, s_gk, s_gc,
+                    BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr, HAS_BIAS: tl.constexpr,
+                    IEEE: tl.constexpr, UPCAST: tl.constexpr):
+        b = tl.program_id(0).to(tl.int64)
+        rs = tl.arange(0, BLOCK_R)
+        ks = tl.arange(0, BLOCK_K)
+        cs = tl.arange(0, BLOCK_C)
+        cmask = cs < C
+        valid = (rs[:, None] < R) & cmask[None, :]
+        zm = tl.load(zm_ptr + b * s_zb + rs[:, None] * s_zr + cs[None, :] * s_zc, mask=valid, other=0.0)
+        zn, rstd, w, u = _norm(zm, bias_ptr, w_ptr, lb_ptr, cs, C, eps, HAS_BIAS)
         do = tl.load(dout_ptr + b * s_db + rs[:, None] * s_dr + cs[None, :] * s_dc, mask=valid, other=0.0)
         # GELU'(u) = Phi(u) + u phi(u)
         du = do.to(tl.float32) * (0.5 * (1.0 + tl.erf(u * 0.7071067811865476))
@@ -138,8 +139,9 @@ if fused.available():
         dz = (dzn - (tl.sum(dzn, axis=1) / C)[:, None] - zn * (tl.sum(dzn * zn, axis=1) / C)[:, None]) * rstd[:, None]
         dz = tl.where(valid, dz, 0.0)
         # The mixing: dh = mix^T dz, with dz in h's dtype as autograd hands it to the reference's matmul.
-        dzl = dz.to(m.dtype)
-        dh = _dot(tl.trans(m), dzl, IEEE, UPCAST)
+        m = tl.load(m_ptr + rs[:, None] * s_mr + ks[None, :] * s_mk,
+                    mask=(rs[:, None] < R) & (ks[None, :] < K), other=0.0).to(zm.dtype)
+        dh = _dot(tl.trans(m), dz.to(zm.dtype), IEEE, UPCAST)
         tl.store(dh_ptr + b * s_gb + ks[:, None] * s_gk + cs[None, :] * s_gc, dh.to(dh_ptr.dtype.element_ty),
                  mask=(ks[:, None] < K) & cmask[None, :])
         # Per-sample partial sums (3, C): LayerNorm weight, LayerNorm bias, graph-conv bias.
@@ -148,45 +150,50 @@ if fused.available():
         tl.store(part + C, tl.sum(du, axis=0), mask=cmask)
         tl.store(part + 2 * C, tl.sum(dz, axis=0), mask=cmask)
 
-    def _meta(mix: Tensor, h: Tensor, bias: Tensor | None) -> dict:
+    def _meta(mix: Tensor, channels: int, dtype: torch.dtype, bias: Tensor | None) -> dict:
         r, k = mix.shape
         return dict(BLOCK_R=fused._pow2_at_least(r, 16), BLOCK_K=fused._pow2_at_least(k, 16),
-                    BLOCK_C=fused._pow2_at_least(h.shape[-1], 16), HAS_BIAS=bias is not None,
-                    IEEE=fused._ieee(h.dtype), UPCAST=fused._INTERPRET, num_warps=fused.TUNING["gcn_warps"])
+                    BLOCK_C=fused._pow2_at_least(channels, 16), HAS_BIAS=bias is not None,
+                    IEEE=fused._ieee(dtype), UPCAST=fused._INTERPRET, num_warps=fused.TUNING["gcn_warps"])
 
     # Optional[...] rather than "| None" in the custom ops' signatures: older torch schema inference
     # reads only the former.
     @triton_op("ampose::graph_conv_norm_gelu", mutates_args=())
-    def _fwd_op(mix: Tensor, h: Tensor, bias: Optional[Tensor], weight: Tensor, ln_bias: Tensor, eps: float) -> Tensor:
+    def _fwd_op(mix: Tensor, h: Tensor, bias: Optional[Tensor], weight: Tensor, ln_bias: Tensor,
+                eps: float) -> tuple[Tensor, Tensor]:
+        """(the output, the mixing output kept for the backward)."""
         b, _, c = h.shape
         dtype = torch.promote_types(h.dtype, bias.dtype if bias is not None else h.dtype)
         out = h.new_empty((b, mix.shape[0], c), dtype=dtype)
+        zm = h.new_empty((b, mix.shape[0], c))
         if b > 0:
-            _launch(_fwd_kernel, (b,), mix, h, bias if bias is not None else weight, weight, ln_bias, out,
-                    mix.shape[0], mix.shape[1], c, eps, *mix.stride(), *h.stride(), *out.stride(),
-                    **_meta(mix, h, bias))
-        return out
+            _launch(_fwd_kernel, (b,), mix, h, bias if bias is not None else weight, weight, ln_bias, out, zm,
+                    mix.shape[0], mix.shape[1], c, eps, *mix.stride(), *h.stride(), *out.stride(), *zm.stride(),
+                    **_meta(mix, c, h.dtype, bias))
+        return out, zm
 
     @triton_op("ampose::graph_conv_norm_gelu_bwd", mutates_args=())
-    def _bwd_op(dout: Tensor, mix: Tensor, h: Tensor, bias: Optional[Tensor], weight: Tensor, ln_bias: Tensor,
+    def _bwd_op(dout: Tensor, mix: Tensor, zm: Tensor, bias: Optional[Tensor], weight: Tensor, ln_bias: Tensor,
                 eps: float) -> tuple[Tensor, Tensor]:
-        b, _, c = h.shape
-        dh = torch.empty_like(h)
-        part = h.new_empty((b, 3, c), dtype=torch.float32)
+        """(the gradient of h, per-sample partial sums of the three parameter gradients)."""
+        b, _, c = zm.shape
+        dh = zm.new_empty((b, mix.shape[1], c))
+        part = zm.new_empty((b, 3, c), dtype=torch.float32)
         if b > 0:
-            _launch(_bwd_kernel, (b,), mix, h, bias if bias is not None else weight, weight, ln_bias, dout, dh, part,
-                    mix.shape[0], mix.shape[1], c, eps, *mix.stride(), *h.stride(), *dout.stride(), *dh.stride(),
-                    **_meta(mix, h, bias))
+            _launch(_bwd_kernel, (b,), mix, zm, bias if bias is not None else weight, weight, ln_bias, dout, dh, part,
+                    mix.shape[0], mix.shape[1], c, eps, *mix.stride(), *zm.stride(), *dout.stride(), *dh.stride(),
+                    **_meta(mix, c, zm.dtype, bias))
         return dh, part
 
-    def _setup(ctx, inputs: tuple, output: Tensor) -> None:
-        mix, h, bias, weight, ln_bias, eps = inputs
-        ctx.save_for_backward(mix, h, bias, weight, ln_bias)
+    def _setup(ctx, inputs: tuple, output: tuple[Tensor, Tensor]) -> None:
+        mix, _, bias, weight, ln_bias, eps = inputs
+        ctx.save_for_backward(mix, output[1], bias, weight, ln_bias)
         ctx.eps = eps
 
-    def _backward(ctx, grad: Tensor):
-        mix, h, bias, weight, ln_bias = ctx.saved_tensors
-        dh, part = _bwd_op(grad, mix, h, bias, weight, ln_bias, ctx.eps)
+    def _backward(ctx, grad: Tensor, _grad_zm: Tensor | None):
+        # zm never leaves graph_conv_norm_gelu, so nothing flows back through it.
+        mix, zm, bias, weight, ln_bias = ctx.saved_tensors
+        dh, part = _bwd_op(grad, mix, zm, bias, weight, ln_bias, ctx.eps)
         sums = part.sum(dim=0)  # (3, C), fp32
         dbias = sums[2].to(bias.dtype) if bias is not None else None
         return None, dh, dbias, sums[0].to(weight.dtype), sums[1].to(ln_bias.dtype), None
@@ -202,4 +209,4 @@ def graph_conv_norm_gelu(mix: Tensor, h: Tensor, bias: Tensor | None, weight: Te
     if not supported(*mix.shape, h.shape[-1]):
         return reference(mix, h, bias, weight, ln_bias, eps)
     fused._require_triton()
-    return _fwd_op(mix.detach(), h, bias, weight, ln_bias, eps)
+    return _fwd_op(mix.detach(), h, bias, weight, ln_bias, eps)[0]
