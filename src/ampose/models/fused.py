@@ -45,8 +45,10 @@ def _env_default() -> bool:
 
 
 # Launch parameters, chosen with experiments/bench/tune_fused.py on an H100 (bf16, batch 8192).
-# gcn_warps: the experimental graph-conv + LayerNorm + GELU kernel (fused_gcn), not yet tuned.
-TUNING: dict[str, int] = {"attn_fwd_warps": 1, "attn_bwd_warps": 2, "mix_block_c": 256, "mix_warps": 2, "gcn_warps": 8}
+# gcn_*_warps: the experimental graph-conv + LayerNorm + GELU kernels (fused_gcn), not yet tuned;
+# the backward holds about twice the forward's fp32 (32 x C) tiles, hence more warps.
+TUNING: dict[str, int] = {"attn_fwd_warps": 1, "attn_bwd_warps": 2, "mix_block_c": 256, "mix_warps": 2,
+                          "gcn_fwd_warps": 8, "gcn_bwd_warps": 16}
 
 
 def _tuning_from_env(text: str) -> dict[str, int]:

@@ -16,8 +16,9 @@ of ``h`` and the bias (fp32 under bf16 autocast, as the reference).
 
 Off by default (``AMPOSE_FUSED_GCN=1`` or ``set_enabled(True)`` turns it on, for CUDA tensors
 and only where :mod:`ampose.models.fused` is on too): written in session 8 without a GPU to
-time it, checked against the reference under the Triton interpreter only. Its launch setting is
-``fused.TUNING["gcn_warps"]`` (``AMPOSE_FUSED_TUNING=gcn_warps=16``; tune_fused.py times it).
+time it, checked against the reference under the Triton interpreter only. Its launch settings are
+``fused.TUNING["gcn_fwd_warps"]`` and ``["gcn_bwd_warps"]`` (``AMPOSE_FUSED_TUNING=gcn_bwd_warps=8``;
+tune_fused.py times them).
 """
 
 from __future__ import annotations
@@ -150,11 +151,11 @@ if fused.available():
         tl.store(part + C, tl.sum(du, axis=0), mask=cmask)
         tl.store(part + 2 * C, tl.sum(dz, axis=0), mask=cmask)
 
-    def _meta(mix: Tensor, channels: int, dtype: torch.dtype, bias: Tensor | None) -> dict:
+    def _meta(mix: Tensor, channels: int, dtype: torch.dtype, bias: Tensor | None, warps: int) -> dict:
         r, k = mix.shape
         return dict(BLOCK_R=fused._pow2_at_least(r, 16), BLOCK_K=fused._pow2_at_least(k, 16),
                     BLOCK_C=fused._pow2_at_least(channels, 16), HAS_BIAS=bias is not None,
-                    IEEE=fused._ieee(dtype), UPCAST=fused._INTERPRET, num_warps=fused.TUNING["gcn_warps"])
+                    IEEE=fused._ieee(dtype), UPCAST=fused._INTERPRET, num_warps=warps)
 
     # Optional[...] rather than "| None" in the custom ops' signatures: older torch schema inference
     # reads only the former.
@@ -169,7 +170,7 @@ if fused.available():
         if b > 0:
             _launch(_fwd_kernel, (b,), mix, h, bias if bias is not None else weight, weight, ln_bias, out, zm,
                     mix.shape[0], mix.shape[1], c, eps, *mix.stride(), *h.stride(), *out.stride(), *zm.stride(),
-                    **_meta(mix, c, h.dtype, bias))
+                    **_meta(mix, c, h.dtype, bias, fused.TUNING["gcn_fwd_warps"]))
         return out, zm
 
     @triton_op("ampose::graph_conv_norm_gelu_bwd", mutates_args=())
@@ -182,7 +183,7 @@ if fused.available():
         if b > 0:
             _launch(_bwd_kernel, (b,), mix, zm, bias if bias is not None else weight, weight, ln_bias, dout, dh, part,
                     mix.shape[0], mix.shape[1], c, eps, *mix.stride(), *zm.stride(), *dout.stride(), *dh.stride(),
-                    **_meta(mix, c, zm.dtype, bias))
+                    **_meta(mix, c, zm.dtype, bias, fused.TUNING["gcn_bwd_warps"]))
         return dh, part
 
     def _setup(ctx, inputs: tuple, output: tuple[Tensor, Tensor]) -> None:
