@@ -140,6 +140,16 @@ def test_blocks_equal_with_the_kernel_on_and_off(block, monkeypatch):
 
 
 @interpreter
+def test_a_layer_norm_without_bias_takes_the_reference(monkeypatch):
+    monkeypatch.setattr(fused, "_CPU_INTERPRETER", True)
+    monkeypatch.setattr(fused_gcn, "graph_conv_norm_gelu", lambda *a: pytest.fail("the kernel needs both affine terms"))
+    fused_gcn.set_enabled(True)
+    gc, norm = GraphConv(8, 16, group_adjacency(17)), torch.nn.LayerNorm(16, bias=False)
+    x = torch.randn(2, 17, 8)
+    torch.testing.assert_close(gc.norm_gelu(x, norm), torch.nn.functional.gelu(norm(gc(x))), rtol=0, atol=0)
+
+
+@interpreter
 def test_the_op_traces_through_dynamo(monkeypatch):
     monkeypatch.setattr(fused, "_CPU_INTERPRETER", True)
     fused_gcn.set_enabled(True)

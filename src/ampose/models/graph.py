@@ -55,6 +55,7 @@ class GraphConv(nn.Module):
         """GELU(norm(self(x))); the mixing, bias, LayerNorm and GELU as one kernel where
         ``ampose.models.fused_gcn`` is on (CUDA, AMPOSE_FUSED_GCN=1)."""
         h = self._transform(x)
-        if fused_gcn.enabled_for(h) and norm.elementwise_affine and fused_gcn.supported(*self.mix.shape, h.shape[-1]):
+        affine = norm.weight is not None and norm.bias is not None
+        if fused_gcn.enabled_for(h) and affine and fused_gcn.supported(*self.mix.shape, h.shape[-1]):
             return fused_gcn.graph_conv_norm_gelu(self.mix, h, self.bias, norm.weight, norm.bias, norm.eps)
         return F.gelu(norm(self._mix(h)))
