@@ -74,10 +74,10 @@ def main() -> None:
 
     ref_gcn = gcn(gcn_ref)()
     rows.append({"config": "gcn reference (mixing kernel + compiled LayerNorm/GELU)", "gcn_ms": _time(gcn(gcn_ref))})
+    fn = lambda x: fused_gcn.graph_conv_norm_gelu(mix, x, bias, norm.weight, norm.bias, norm.eps)  # noqa: E731
     for fw, bw in itertools.product((4, 8, 16), (8, 16, 32)):
         cfg = {"gcn_fwd_warps": fw, "gcn_bwd_warps": bw}
         fused.TUNING.update(base, **cfg)
-        fn = lambda x: fused_gcn.graph_conv_norm_gelu(mix, x, bias, norm.weight, norm.bias, norm.eps)  # noqa: E731
         got = gcn(fn)()
         # relative to each gradient's largest value: the parameter gradients are sums over B x J rows
         err = max(((u.float() - v.float()).abs().max() / v.float().abs().max()).item() for u, v in zip(got, ref_gcn))

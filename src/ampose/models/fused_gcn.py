@@ -77,6 +77,20 @@ if fused.available():
     _dot, _launch = fused._dot, fused._launch
 
     @triton.jit
+    def _tile(R, C, BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr):
+        # One program per sample: its index, the row / mixing-column / channel ranges and masks.
+        b = tl.program_id(0).to(tl.int64)
+        rs = tl.arange(0, BLOCK_R)
+        cs = tl.arange(0, BLOCK_C)
+        cmask = cs < C
+        return b, rs, tl.arange(0, BLOCK_K), cs, cmask, (rs[:, None] < R) & cmask[None, :]
+
+    @triton.jit
+    def _load_mix(m_ptr, rs, ks, R, K, s_mr, s_mk):
+        return tl.load(m_ptr + rs[:, None] * s_mr + ks[None, :] * s_mk,
+                       mask=(rs[:, None] < R) & (ks[None, :] < K), other=0.0)
+
+    @triton.jit
     def _norm(zm, bias_ptr, w_ptr, lb_ptr, cs, C, eps, HAS_BIAS: tl.constexpr):
         # From the mixing output zm (R x C, h's dtype) to the GELU input u, all in fp32; the
         # forward and the backward (which recomputes it from the saved zm) share this.
@@ -98,16 +112,10 @@ if fused.available():
                     s_mr, s_mk, s_hb, s_hk, s_hc, s_ob, s_or, s_oc, s_zb, s_zr, s_zc,
                     BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr, HAS_BIAS: tl.constexpr,
                     IEEE: tl.constexpr, UPCAST: tl.constexpr):
-        b = tl.program_id(0).to(tl.int64)
-        rs = tl.arange(0, BLOCK_R)
-        ks = tl.arange(0, BLOCK_K)
-        cs = tl.arange(0, BLOCK_C)
-        cmask = cs < C
-        valid = (rs[:, None] < R) & cmask[None, :]
+        b, rs, ks, cs, cmask, valid = _tile(R, C, BLOCK_R, BLOCK_K, BLOCK_C)
         hv = tl.load(h_ptr + b * s_hb + ks[:, None] * s_hk + cs[None, :] * s_hc,
                      mask=(ks[:, None] < K) & cmask[None, :], other=0.0)
-        m = tl.load(m_ptr + rs[:, None] * s_mr + ks[None, :] * s_mk,
-                    mask=(rs[:, None] < R) & (ks[None, :] < K), other=0.0).to(hv.dtype)
+        m = _load_mix(m_ptr, rs, ks, R, K, s_mr, s_mk).to(hv.dtype)
         # Rounded to h's dtype as the reference's matmul output; saved for the backward, which
         # then needs neither h nor the mixing again (a third of h's size).
         zm = _dot(m, hv, IEEE, UPCAST).to(hv.dtype)
@@ -122,12 +130,7 @@ if fused.available():
                     s_mr, s_mk, s_zb, s_zr, s_zc, s_db, s_dr, s_dc, s_gb, s_gk, s_gc,
                     BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr, HAS_BIAS: tl.constexpr,
                     IEEE: tl.constexpr, UPCAST: tl.constexpr):
-        b = tl.program_id(0).to(tl.int64)
-        rs = tl.arange(0, BLOCK_R)
-        ks = tl.arange(0, BLOCK_K)
-        cs = tl.arange(0, BLOCK_C)
-        cmask = cs < C
-        valid = (rs[:, None] < R) & cmask[None, :]
+        b, rs, ks, cs, cmask, valid = _tile(R, C, BLOCK_R, BLOCK_K, BLOCK_C)
         zm = tl.load(zm_ptr + b * s_zb + rs[:, None] * s_zr + cs[None, :] * s_zc, mask=valid, other=0.0)
         zn, rstd, w, u = _norm(zm, bias_ptr, w_ptr, lb_ptr, cs, C, eps, HAS_BIAS)
         do = tl.load(dout_ptr + b * s_db + rs[:, None] * s_dr + cs[None, :] * s_dc, mask=valid, other=0.0)
@@ -140,8 +143,7 @@ if fused.available():
         dz = (dzn - (tl.sum(dzn, axis=1) / C)[:, None] - zn * (tl.sum(dzn * zn, axis=1) / C)[:, None]) * rstd[:, None]
         dz = tl.where(valid, dz, 0.0)
         # The mixing: dh = mix^T dz, with dz in h's dtype as autograd hands it to the reference's matmul.
-        m = tl.load(m_ptr + rs[:, None] * s_mr + ks[None, :] * s_mk,
-                    mask=(rs[:, None] < R) & (ks[None, :] < K), other=0.0).to(zm.dtype)
+        m = _load_mix(m_ptr, rs, ks, R, K, s_mr, s_mk).to(zm.dtype)
         dh = _dot(tl.trans(m), dz.to(zm.dtype), IEEE, UPCAST)
         tl.store(dh_ptr + b * s_gb + ks[:, None] * s_gk + cs[None, :] * s_gc, dh.to(dh_ptr.dtype.element_ty),
                  mask=(ks[:, None] < K) & cmask[None, :])
