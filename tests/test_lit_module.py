@@ -231,3 +231,20 @@ def test_ema_is_what_evaluation_and_checkpoints_use(tmp_path, tiny_dm):
     with torch.no_grad():
         torch.testing.assert_close(load_model(ckpt)(x), ema_out)  # the average, not the raw weights
         torch.testing.assert_close(load_lit_module(ckpt).net(x), raw_out)  # both survive, for resuming
+
+
+def test_mpjpe_loss_is_the_mean_joint_distance_with_a_finite_gradient_at_zero():
+    from ampose.lit_module import LiftingModule, mpjpe_loss
+    from ampose.models import AMPose
+
+    target = torch.zeros(2, 2, 3)
+    pred = torch.tensor([[[3.0, 4.0, 0.0], [0.0, 0.0, 0.0]], [[0.0, 0.0, 1.0], [1.0, 2.0, 2.0]]], requires_grad=True)
+    loss = mpjpe_loss(pred, target)
+    assert loss.item() == pytest.approx((5 + 0 + 1 + 3) / 4)
+    loss.backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad[0, 1].abs().sum() == 0  # the zero error
+    assert torch.allclose(pred.grad[0, 0], torch.tensor([3.0, 4.0, 0.0]) / 5 / 4)  # unit direction / N
+    lit = LiftingModule(AMPose(17, dim=16, depth=1, num_heads=2), loss="mpjpe")
+    assert lit.loss_fn is mpjpe_loss and lit.hparams.loss == "mpjpe"
+    with pytest.raises(ValueError, match="loss must be one of"):
+        LiftingModule(AMPose(17, dim=16, depth=1, num_heads=2), loss="l1")

@@ -192,6 +192,14 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     out.append(dict(name="s7_fast_h36m_16ep", args=chosen("h36m_gt17", data) + held_out_s7 + ["trainer.max_epochs=16"]))
     out.append(dict(name="s7_baseline_pure_transformer_16ep", args=chosen("h36m_gt17", data) + held_out_s7 + pure))
     out.append(dict(name="s8_baseline_pure_transformer_16ep", args=chosen("h36m_gt17", data) + honest + pure))
+    # Queued for session 9, before the lengths above: two changes aimed at the 4 mm between the
+    # rows of record (38.0) and the paper (33.8), each judged by both held-out folds. The loss the
+    # metric is (mean joint distance; MSE weighs the worst joints quadratically), and one turned
+    # copy of every training frame (data.virtual_views=1) at equal compute (4 epochs of twice the data).
+    for fold, held in (("s8", honest), ("s7", held_out_s7)):
+        out.append(dict(name=f"{fold}_fast_h36m_mpjpeloss", args=chosen("h36m_gt17", data) + held + ["model.loss=mpjpe"]))
+        out.append(dict(name=f"{fold}_fast_h36m_views1_4ep", args=chosen("h36m_gt17", data) + held
+                        + ["data.virtual_views=1", "trainer.max_epochs=4"]))
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [

@@ -85,6 +85,15 @@ def instantiate(cfg: Any, *args: Any, allowed: tuple[str, ...] | None = None, **
     return target(*pos, **params)
 
 
+def mpjpe_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean per-joint Euclidean distance (metres): the metric itself, linear in large errors
+    where MSE is quadratic. At a zero error its gradient is taken as zero, never NaN."""
+    return torch.linalg.vector_norm(pred - target, dim=-1).mean()
+
+
+LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"mse": F.mse_loss, "mpjpe": mpjpe_loss}
+
+
 class LiftingModule(pl.LightningModule):
     """2D -> 3D lifting: MSE on 3D joints (metres), Protocol 1/2 metrics in mm, Adam + decay.
 
@@ -114,6 +123,8 @@ class LiftingModule(pl.LightningModule):
             after every optimizer step with this decay (warmed up as min(decay, (1+t)/(10+t))).
             The average is what validation, test, checkpoints' ``load_model`` and prediction
             use; validation also logs the raw weights' ``val/mpjpe_raw``. None: off.
+        loss: the training loss on 3D joints in metres: ``"mse"`` (the paper's) or ``"mpjpe"``
+            (mean per-joint distance).
     """
 
     def __init__(
@@ -131,6 +142,7 @@ class LiftingModule(pl.LightningModule):
         grad_clip_norm: float | None = None,
         test_fp32: bool = True,
         ema_decay: float | None = None,
+        loss: str = "mse",
     ) -> None:
         super().__init__()
         optimizer = dict(DEFAULT_OPTIMIZER) if optimizer is None else to_plain(optimizer)
@@ -155,8 +167,11 @@ class LiftingModule(pl.LightningModule):
             "scheduler": scheduler if isinstance(scheduler, Mapping) or scheduler is None else None,
             "warmup_steps": warmup_steps, "flip_test": flip_test, "compile": compile, "fused": fused,
             "procrustes": procrustes, "root_relative": root_relative, "grad_clip_norm": grad_clip_norm,
-            "test_fp32": test_fp32, "ema_decay": ema_decay,
+            "test_fp32": test_fp32, "ema_decay": ema_decay, "loss": loss,
         })
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        self.loss_fn = LOSSES[loss]
         if grad_clip_norm is not None and grad_clip_norm <= 0:
             raise ValueError(f"grad_clip_norm must be positive or null, got {grad_clip_norm}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
@@ -221,9 +236,9 @@ class LiftingModule(pl.LightningModule):
 
     # ----------------------------------------------------------------- training
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        """MSE between predicted and true 3D joints (metres). No host sync here."""
+        """The loss between predicted and true 3D joints (metres). No host sync here."""
         pred = self.net(batch["pose2d"])
-        loss = F.mse_loss(pred, batch["pose3d"])
+        loss = self.loss_fn(pred, batch["pose3d"])
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
                  batch_size=batch["pose2d"].shape[0])
         return loss
