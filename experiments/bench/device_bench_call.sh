@@ -12,7 +12,7 @@ B="$OUT/bench"
 mkdir -p "$B"
 if [ -n "${JOBS:-}" ]; then
   CUDA_VISIBLE_DEVICES=0 python3 experiments/real/queue.py --data "$AMPOSE_D" --sh-data "$AMPOSE_D" --budget "${QUEUE_BUDGET:-520}" \
-    --out "$OUT" --workers 2 --only "$JOBS" > "$OUT/queue.txt" 2>&1 &
+    --out "$OUT" --workers "${QUEUE_WORKERS:-2}" --only "$JOBS" > "$OUT/queue.txt" 2>&1 &
 fi
 export CUDA_VISIBLE_DEVICES=1
 timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_fused_kernels.py tests/test_fused_gcn.py -k cuda > "$B/pytest.txt" 2>&1
