@@ -316,3 +316,18 @@ def test_result_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
         fileio.write_text_atomic(path, '{"a": 2}')
     assert path.read_text() == '{"a": 1}'
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left
+
+
+def test_metrics_json_keeps_the_whole_curve_when_an_earlier_epoch_is_tested(compose_train, tmp_path):
+    # Seen in session 9: with test_ckpt=best, loading the best checkpoint for the test restored
+    # that epoch's curve, so metrics.json stopped at the best epoch. Monitoring the worst epoch
+    # (mode=max: the first) makes the tested checkpoint an early one.
+    quick = ["trainer.max_epochs=3", "trainer.limit_train_batches=4", "data.eval_stride=40", "logger=csv",
+             "test_ckpt=best", "callbacks.model_checkpoint.mode=max"]
+    cfg = compose_config("train", [*compose_train(*quick).hydra.overrides.task], output_dir=tmp_path / "r")
+    train(cfg)
+    record = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert record["best_checkpoint"].endswith("best.ckpt")
+    assert read_checkpoint(tmp_path / "r" / "checkpoints" / "best.ckpt")["epoch"] < 2
+    assert [e["epoch"] for e in record["val_curve"]] == [0, 1, 2]
+    assert [e["mpjpe"] for e in record["val_curve"]] == pytest.approx([c[2] for c in _val_curve(tmp_path / "r")], rel=1e-6)

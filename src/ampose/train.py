@@ -250,6 +250,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
     if cfg.get("train", True):
         trainer.fit(lit, datamodule=datamodule, ckpt_path=resume)
+    # The whole curve, taken now: testing the best checkpoint restores that epoch's (shorter) one.
+    val_curve = list(lit.val_curve)
     metrics: dict[str, float] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     ckpt_cb = trainer.checkpoint_callback
     if ("val/mpjpe_best" not in metrics and ckpt_cb is not None and ckpt_cb.monitor == "val/mpjpe"
@@ -278,7 +280,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             text = write_results(lit, out_dir,
                                  title=f"{cfg.task_name}: test results of {best or 'the final weights'}",
                                  extra={"best_checkpoint": best, "logged": metrics,
-                                        "val_curve": lit.val_curve})
+                                        "val_curve": val_curve or lit.val_curve})
 
     params = sum(p.numel() for p in lit.net.parameters())
     summary = [
