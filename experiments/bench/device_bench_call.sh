@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # Issue 10's bench beside queue jobs, on a two-GPU machine (through experiments/real/device_call.sh):
 #   JOBS=a,b,a_flip QUEUE_BUDGET=520 bash experiments/real/device_call.sh bash experiments/bench/device_bench_call.sh
-# GPU 1 alone: the CUDA tests of both kernel modules; tune_fused.py (op by op, the experimental
-# graph-conv + LayerNorm + GELU kernel of ampose.models.fused_gcn against what it replaces;
-# TUNE= skips it); the fused bench at batch 16,384 (BATCHES=...) with the tuned settings; the
-# same at 16,384 with that kernel on (AMPOSE_FUSED_GCN=1; written in session 8, never timed).
+# GPU 1 alone: the CUDA tests of the Triton kernels; tune_fused.py (the kernels' launch settings op
+# by op; TUNE= skips it); the fused bench at batch 16,384 (BATCHES=...) with the tuned settings.
 # GPU 0 meanwhile: the queue jobs in JOBS (none if JOBS is empty).
 # Each step has a time limit: in session 8 one step without one ran a whole call out.
 set -u
@@ -15,7 +13,7 @@ if [ -n "${JOBS:-}" ]; then
     --out "$OUT" --workers "${QUEUE_WORKERS:-2}" --only "$JOBS" > "$OUT/queue.txt" 2>&1 &
 fi
 export CUDA_VISIBLE_DEVICES=1
-timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_fused_kernels.py tests/test_fused_gcn.py -k cuda > "$B/pytest.txt" 2>&1
+timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_fused_kernels.py -k cuda > "$B/pytest.txt" 2>&1
 tail -3 "$B/pytest.txt"
 if [ -n "${TUNE:-1}" ]; then
   timeout 80 python3 experiments/bench/tune_fused.py --out "$B/tune_fused.json" > "$B/tune.txt" 2>&1
@@ -25,8 +23,5 @@ export AMPOSE_FUSED_TUNING=$(cat "$B/tuning.env" 2>/dev/null)
 timeout 160 python3 -m ampose.bench --fused --sizes paper --seconds 2 --batches ${BATCHES:-16384} \
   --out "$B/h200_fused.json" > "$B/bench.txt" 2>&1
 tail -12 "$B/bench.txt"
-AMPOSE_FUSED_GCN=1 timeout 160 python3 -m ampose.bench --fused --sizes paper --seconds 2 --batches 16384 \
-  --out "$B/h200_fused_gcn.json" > "$B/bench_gcn.txt" 2>&1
-tail -12 "$B/bench_gcn.txt"
 wait
 [ -z "${JOBS:-}" ] || tail -12 "$OUT/queue.txt"

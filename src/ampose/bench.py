@@ -25,8 +25,7 @@ import torch.nn.functional as F
 
 from ampose.inference import FastLifter, autocast_for
 from ampose.fileio import write_text_atomic
-from ampose.models import AMPose, count_parameters, fused_gcn
-from ampose.models import fused as fused_ops
+from ampose.models import AMPose, count_parameters, fused as fused_ops
 
 SIZES = {
     "paper": dict(dim=512, depth=5, num_heads=8),
@@ -77,8 +76,6 @@ def _mark_fused(result: Result, flag: bool | None, device: torch.device) -> Resu
     on = fused_ops.is_enabled() if flag is None else flag
     if on and fused_ops.enabled_for(torch.empty(0, device=device)):  # the kernels really ran
         result.extra["fused"] = True
-        if fused_gcn.is_enabled():  # and the experimental graph-conv + LayerNorm + GELU kernel (AMPOSE_FUSED_GCN=1)
-            result.extra["fused_gcn"] = True
     return result
 
 
@@ -463,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "device": device_name, "torch": torch.__version__, "python": platform.python_version(),
         "params": {k: count_parameters(AMPose(**v)) for k, v in SIZES.items()},
-        "fused_tuning": dict(fused_ops.TUNING), "fused_gcn": fused_gcn.is_enabled(), "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0, "summary": summary,
+        "fused_tuning": dict(fused_ops.TUNING), "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0, "summary": summary,
         "results": [asdict(r) for r in results],
     }
     out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{'_tiny' if args.tiny else ''}{'_graphed' if args.graphed else ''}{'_fused' if args.fused else ''}.json"

@@ -47,10 +47,7 @@ def _env_default() -> bool:
 # Launch parameters, chosen with experiments/bench/tune_fused.py (bf16): attention on an H100 at
 # batch 8192; the graph mixing (block 128, one warp: 0.320 ms against 0.397 for 256 / 2) on an
 # H200 at batch 16384 in session 9 (experiments/bench/README.md).
-# gcn_*_warps: the experimental graph-conv + LayerNorm + GELU kernels (fused_gcn), not yet tuned;
-# the backward holds about twice the forward's fp32 (32 x C) tiles, hence more warps.
-TUNING: dict[str, int] = {"attn_fwd_warps": 1, "attn_bwd_warps": 2, "mix_block_c": 128, "mix_warps": 1,
-                          "gcn_fwd_warps": 8, "gcn_bwd_warps": 16}
+TUNING: dict[str, int] = {"attn_fwd_warps": 1, "attn_bwd_warps": 2, "mix_block_c": 128, "mix_warps": 1}
 
 
 def _tuning_from_env(text: str) -> dict[str, int]:

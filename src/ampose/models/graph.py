@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ampose.models import fused, fused_gcn
+from ampose.models import fused
 
 
 class GraphConv(nn.Module):
@@ -34,12 +33,10 @@ class GraphConv(nn.Module):
         # mix[i, j*G + g] = A[g, i, j]: contracts joints and groups in one matmul.
         self.register_buffer("mix", adjacency.permute(1, 2, 0).reshape(j, j * g).contiguous())
 
-    def _transform(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, j, _ = x.shape
         h = self.weight(x)  # (B, J, G*C)
-        return h.reshape(b, j * self.groups, self.out_dim)  # (B, J*G, C), index j*G + g
-
-    def _mix(self, h: torch.Tensor) -> torch.Tensor:
+        h = h.reshape(b, j * self.groups, self.out_dim)  # (B, J*G, C), index j*G + g
         if fused.enabled_for(h) and fused.graph_mix_supported(*self.mix.shape):
             out = fused.graph_mix(self.mix, h)  # one Triton kernel per (sample, channel tile)
         else:
@@ -47,15 +44,3 @@ class GraphConv(nn.Module):
         if self.bias is not None:
             out = out + self.bias
         return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._mix(self._transform(x))
-
-    def norm_gelu(self, x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
-        """GELU(norm(self(x))); the mixing, bias, LayerNorm and GELU as one kernel where
-        ``ampose.models.fused_gcn`` is on (CUDA, AMPOSE_FUSED_GCN=1)."""
-        h = self._transform(x)
-        affine = norm.weight is not None and norm.bias is not None
-        if fused_gcn.enabled_for(h) and affine and fused_gcn.supported(*self.mix.shape, h.shape[-1]):
-            return fused_gcn.graph_conv_norm_gelu(self.mix, h, self.bias, norm.weight, norm.bias, norm.eps)
-        return F.gelu(norm(self._mix(h)))

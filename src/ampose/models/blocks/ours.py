@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ampose.models.graph import GraphConv
@@ -20,5 +21,5 @@ class OursBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.drop(self.gc1.norm_gelu(x, self.norm1))  # plain: no residual
-        return y + self.drop(self.gc2.norm_gelu(y, self.norm2))  # residual
+        y = self.drop(F.gelu(self.norm1(self.gc1(x))))  # plain: no residual
+        return y + self.drop(F.gelu(self.norm2(self.gc2(y))))  # residual

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ampose.models.blocks.ours import OursBlock
 
@@ -11,5 +12,5 @@ class TwoResidualBlock(OursBlock):
     """y = x + GELU(LN(GC1(x))); out = y + GELU(LN(GC2(y))). The layers of OursBlock, same state-dict keys."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x + self.drop(self.gc1.norm_gelu(x, self.norm1))
-        return y + self.drop(self.gc2.norm_gelu(y, self.norm2))
+        y = x + self.drop(F.gelu(self.norm1(self.gc1(x))))
+        return y + self.drop(F.gelu(self.norm2(self.gc2(y))))
