@@ -12,7 +12,7 @@ from ampose.data.arrays import DataError
 from ampose.data.datamodule import PoseDataModule
 from ampose.data.skeleton import H36M17
 from ampose.data.synthetic import write_synthetic
-from ampose.data.views import rotate_about_vertical, turned_positions
+from ampose.data.views import body_scales, rebodied_positions, rescale_bones, rotate_about_vertical, turned_positions
 
 TRAIN = ["S1", "S5"]
 
@@ -95,3 +95,65 @@ def test_datamodule_adds_views_and_refuses_detections(synth_dir):
         h36m.load_h36m(synth_dir, TRAIN, keypoints="sh", virtual_views=1)
     with pytest.raises(DataError, match=">= 0"):
         PoseDataModule(dataset="synthetic", root=synth_dir, virtual_views=-1)
+
+
+def test_rescale_bones_by_hand():
+    # a chain root -> a -> b along x, 1 m and 2 m: doubling the second bone moves b alone
+    from ampose.data.skeleton import Skeleton
+
+    chain = Skeleton(("r", "a", "b"), (-1, 0, 1), (), ())
+    x = np.array([[[0.0, 0, 0], [1, 0, 0], [3, 0, 0]]])
+    np.testing.assert_allclose(rescale_bones(x, np.array([9.0, 1.0, 2.0]), chain), [[[0, 0, 0], [1, 0, 0], [5, 0, 0]]])
+    # halving the first bone carries its child along: the second bone keeps its length and direction
+    np.testing.assert_allclose(rescale_bones(x, np.array([9.0, 0.5, 1.0]), chain), [[[0, 0, 0], [0.5, 0, 0], [2.5, 0, 0]]])
+
+
+def test_new_bodies_are_symmetric_and_scale_each_bone_by_its_factor():
+    rng = np.random.default_rng(0)
+    scales = body_scales(rng, 0.2)
+    assert np.all((scales >= 1 / 1.2) & (scales <= 1.2)) and len(np.unique(scales.round(12))) > 5
+    np.testing.assert_array_equal(scales[list(H36M17.left)], scales[list(H36M17.right)])
+    x = rng.normal(size=(4, 17, 3))
+    out = rescale_bones(x, scales)
+    parents = np.array(H36M17.parents)
+    np.testing.assert_allclose(_bones(out), _bones(x) * scales[np.arange(17)[parents >= 0]])
+    np.testing.assert_allclose(out[:, 0], x[:, 0])  # the root stays
+    assert np.all(body_scales(rng, 0.0) == 1.0)
+
+
+def test_virtual_bodies_through_the_loader(synth_dir):
+    real = h36m.load_h36m(synth_dir, TRAIN)
+    both = h36m.load_h36m(synth_dir, TRAIN, virtual_bodies=1, bodies_spread=0.2, views_seed=5)
+    assert len(both) == 2 * len(real)
+    np.testing.assert_array_equal(both.pose2d[: len(real)], real.pose2d)  # the real samples first
+    new = both.subset(slice(len(real), None))
+    for k in ("action", "subject", "camera"):
+        np.testing.assert_array_equal(getattr(new, k), getattr(real, k))
+    np.testing.assert_allclose(new.pose2d[:, 0], real.pose2d[:, 0], atol=1e-5)  # the root's pixel stays
+    ratio = _bones(new.pose3d) / _bones(real.pose3d)
+    assert np.all((ratio > 1 / 1.2 - 1e-4) & (ratio < 1.2 + 1e-4)) and ratio.std() > 0.02
+    n0 = int(np.argmax(real.camera != real.camera[0]))  # the first sequence, first camera: one body throughout
+    assert n0 > 1
+    np.testing.assert_allclose(ratio[:n0], np.broadcast_to(ratio[0], ratio[:n0].shape), rtol=1e-4)
+    # zero spread gives back the real samples; the views and bodies streams are independent
+    same = h36m.load_h36m(synth_dir, TRAIN, virtual_bodies=1, bodies_spread=0.0).subset(slice(len(real), None))
+    np.testing.assert_allclose(same.pose2d, real.pose2d, atol=1e-5)
+    np.testing.assert_allclose(same.pose3d, real.pose3d, atol=1e-5)
+    with_views = h36m.load_h36m(synth_dir, TRAIN, virtual_views=1, virtual_bodies=1, bodies_spread=0.2, views_seed=5)
+    np.testing.assert_array_equal(with_views.pose3d[2 * len(real):], new.pose3d)
+    with pytest.raises(DataError, match="keypoints=gt"):
+        h36m.load_h36m(synth_dir, TRAIN, keypoints="sh", virtual_bodies=1)
+
+
+def test_datamodule_adds_bodies_and_checks_its_settings(synth_dir):
+    dm = PoseDataModule(dataset="synthetic", root=synth_dir, train_subjects=TRAIN, virtual_bodies=1, virtual_views=1)
+    dm.prepare_data()
+    dm.setup("fit")
+    plain = h36m.load_h36m(synth_dir, TRAIN)
+    assert len(dm.data_train) == 3 * len(plain) and len(dm.data_val) < len(dm.data_train)
+    with pytest.raises(DataError, match="virtual_bodies needs ground-truth 2D"):
+        PoseDataModule(dataset="h36m", root=synth_dir, keypoints="sh", virtual_bodies=1)
+    with pytest.raises(DataError, match="virtual_bodies must be >= 0"):
+        PoseDataModule(dataset="synthetic", root=synth_dir, virtual_bodies=-1)
+    with pytest.raises(DataError, match="bodies_spread"):
+        PoseDataModule(dataset="synthetic", root=synth_dir, virtual_bodies=1, bodies_spread=1.5)

@@ -195,6 +195,9 @@ class PoseDataModule(pl.LightningDataModule):
         virtual_views: add this many turned copies of every training sequence (each frame's
             world pose turned about the vertical through its root, projected through the same
             camera; ampose.data.views). Ground-truth 2D only; 0 = off.
+        virtual_bodies: add this many copies of every training sequence with new bone lengths
+            (each bone scaled by a factor in [1/(1+bodies_spread), 1+bodies_spread], the same on
+            both sides, projected through the same camera; ampose.data.views). GT 2D only; 0 = off.
         gpu_resident: keep tensors on the trainer's device and sample batches there.
         file_3d: the 3D file's name in root.
         test_file: 3DHP test npz (name in root or path); None -> the first of MPI_FILES present.
@@ -217,6 +220,8 @@ class PoseDataModule(pl.LightningDataModule):
         eval_stride: int = 1,
         flip_augment: bool = True,
         virtual_views: int = 0,
+        virtual_bodies: int = 0,
+        bodies_spread: float = 0.15,
         batch_size: int = 1024,
         eval_batch_size: int = 4096,
         num_workers: int = 0,
@@ -239,13 +244,17 @@ class PoseDataModule(pl.LightningDataModule):
         self.val_subjects = list(val_subjects) if val_subjects else None
         self.stride, self.eval_stride = int(stride), int(eval_stride)
         self.flip_augment = flip_augment
-        if int(virtual_views) < 0:
-            raise DataError(f"virtual_views must be >= 0, got {virtual_views}")
-        if virtual_views and (keypoints != "gt" or dataset not in ("h36m", "synthetic")):
-            raise DataError(f"virtual_views needs ground-truth 2D of Human3.6M-style data (keypoints=gt), "
-                            f"got dataset={dataset!r} keypoints={keypoints!r}: detections cannot be re-made "
-                            f"for a turned body")  # said here, at configuration, not at the first load
+        for name, copies in (("virtual_views", virtual_views), ("virtual_bodies", virtual_bodies)):
+            if int(copies) < 0:
+                raise DataError(f"{name} must be >= 0, got {copies}")
+            if copies and (keypoints != "gt" or dataset not in ("h36m", "synthetic")):
+                raise DataError(f"{name} needs ground-truth 2D of Human3.6M-style data (keypoints=gt), "
+                                f"got dataset={dataset!r} keypoints={keypoints!r}: detections cannot be re-made "
+                                f"for a moved body")  # said here, at configuration, not at the first load
+        if not 0.0 <= float(bodies_spread) < 1.0:
+            raise DataError(f"bodies_spread must be in [0, 1), got {bodies_spread}")
         self.virtual_views = int(virtual_views)
+        self.virtual_bodies, self.bodies_spread = int(virtual_bodies), float(bodies_spread)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.num_workers, self.pin_memory, self.gpu_resident = num_workers, pin_memory, gpu_resident
         self.file_3d, self.test_file = file_3d, test_file
@@ -286,15 +295,18 @@ class PoseDataModule(pl.LightningDataModule):
         if stage in ("fit", None) and self.data_train is None:
             held_out = set(self.val_subjects or [])
             train = [s for s in self.train_subjects if s not in held_out]
-            self.data_train = self._load(train, self.stride, self.virtual_views)
+            self.data_train = self._load(train, self.stride, augment=True)
         if stage in ("fit", "validate", None) and self.data_val is None:
             self.data_val = self._load(self.val_subjects or self.test_subjects, self.eval_stride)
         if stage in ("test", "predict", None) and self.data_test is None:
             self.data_test = self._load(self.test_subjects, self.eval_stride)
 
-    def _load(self, subjects: list[str], stride: int, virtual_views: int = 0) -> PoseArrays:
+    def _load(self, subjects: list[str], stride: int, augment: bool = False) -> PoseArrays:
+        """`augment`: the training set, with its virtual views and bodies."""
         arrays = h36m.load_h36m(self.root, subjects, self.keypoints, self.num_joints, stride, self.file_3d,
-                                virtual_views, views_seed=self.synthetic_seed)
+                                self.virtual_views if augment else 0, views_seed=self.synthetic_seed,
+                                virtual_bodies=self.virtual_bodies if augment else 0,
+                                bodies_spread=self.bodies_spread)
         log.info("%s %s: %d samples", self.dataset, subjects, len(arrays))
         return arrays
 

@@ -258,7 +258,7 @@ def build_samples(
 def load_h36m(
     root: Path | str, subjects: list[str] | tuple[str, ...] = TEST_SUBJECTS, keypoints: str = "gt",
     num_joints: int = 17, stride: int = 1, file_3d: str = FILE_3D, virtual_views: int = 0,
-    views_seed: int = 0,
+    views_seed: int = 0, virtual_bodies: int = 0, bodies_spread: float = 0.15,
 ) -> PoseArrays:
     """Samples of `subjects` from the files in `root` (see module docstring).
 
@@ -266,10 +266,12 @@ def load_h36m(
     or a 2D npz file name (relative to root) or path. file_3d: the 3D file's name in root.
     virtual_views: add that many turned copies of every sequence (ampose.data.views; GT 2D only),
     their angles drawn from `views_seed`; the copies follow the real samples.
+    virtual_bodies: add that many copies of every sequence with new bone lengths (each bone scaled
+    by up to 1 + `bodies_spread`; ampose.data.views), drawn from `views_seed`, after any views.
     """
-    if virtual_views and keypoints != "gt":
-        raise DataError(f"virtual_views needs ground-truth 2D (keypoints=gt), got keypoints={keypoints!r}: "
-                        f"detections cannot be re-made for a turned body")
+    if (virtual_views or virtual_bodies) and keypoints != "gt":
+        raise DataError(f"virtual_views and virtual_bodies need ground-truth 2D (keypoints=gt), got "
+                        f"keypoints={keypoints!r}: detections cannot be re-made for a moved body")
     positions_3d = read_3d(Path(root) / file_3d)
     path_2d = keypoints_path(root, keypoints)
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
@@ -284,5 +286,14 @@ def load_h36m(
             parts.append(build_samples(turned, gt_2d(turned), subjects, num_joints))
         log.info("virtual views: %d turned samples added to %d real ones",
                  sum(len(p) for p in parts[1:]), len(parts[0]))
+    if virtual_bodies:
+        from ampose.data.views import rebodied_positions
+
+        rng = np.random.default_rng([views_seed, 1])  # its own stream: views do not shift the bodies
+        n = len(parts)
+        for _ in range(virtual_bodies):
+            rebodied = rebodied_positions(positions_3d, list(subjects), rng, stride, bodies_spread)
+            parts.append(build_samples(rebodied, gt_2d(rebodied), subjects, num_joints))
+        log.info("virtual bodies: %d samples with new bone lengths added", sum(len(p) for p in parts[n:]))
     arrays = parts[0] if len(parts) == 1 else PoseArrays.concat(parts)
     return arrays.validate(f"Human3.6M {list(subjects)}")

@@ -1,4 +1,5 @@
-"""Virtual views: more camera viewpoints from the same motion capture (GT-2D training only).
+"""Virtual views and virtual bodies: more viewpoints and body proportions from the same motion
+capture (GT-2D training only).
 
 With ground-truth 2D, every training sample is a world pose seen by one of four fixed cameras,
 and a lifting network learns those four viewpoints of five people. Turning each world pose about
@@ -7,11 +8,19 @@ the same real cameras, shows each camera a new body orientation at the same plac
 a new viewpoint with exact 2D and 3D, the same intrinsics and distortion, and gravity still
 pointing down. (Detections cannot be re-made for a turned body, so this is for ``keypoints=gt``
 only.) ``h36m.load_h36m(..., virtual_views=K)`` builds the samples through the ordinary path.
+
+Virtual bodies answer another gap: Human3.6M trains on five skeletons (two of them male, as are
+both test subjects), so a network can learn five sets of bone lengths rather than read them
+from the 2D. Each copied sequence gets a new body: every bone's length scaled by its own factor
+(the same on the left and right), joint positions rebuilt down the kinematic tree from the
+unmoved root, then projected through the same camera (``virtual_bodies=K``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ampose.data.skeleton import H36M17, Skeleton
 
 
 def rotate_about_vertical(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
@@ -34,5 +43,33 @@ def turned_positions(
     return {
         s: {a: rotate_about_vertical(x[::stride].astype(np.float64), rng.uniform(-max_angle, max_angle, len(x[::stride])))
             for a, x in positions_3d[s].items()}
+        for s in subjects
+    }
+
+
+def rescale_bones(x: np.ndarray, scales: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
+    """Poses (T, J, 3) with the bone ending at joint j scaled by scales[j] (scales[0], the root's,
+    is unused): each joint is rebuilt from its already rebuilt parent, so the root stays."""
+    out = x.copy()
+    for j, p in enumerate(skeleton.parents):
+        if p >= 0:
+            out[:, j] = out[:, p] + scales[j] * (x[:, j] - x[:, p])
+    return out
+
+
+def body_scales(rng: np.random.Generator, spread: float, skeleton: Skeleton = H36M17) -> np.ndarray:
+    """One new body: a factor per bone, log-uniform in [1/(1+spread), 1+spread], equal on the left
+    and right (a body is symmetric)."""
+    scales = np.exp(rng.uniform(-np.log1p(spread), np.log1p(spread), skeleton.num_joints))
+    scales[list(skeleton.left)] = scales[list(skeleton.right)]
+    return scales
+
+
+def rebodied_positions(
+    positions_3d: dict, subjects: list[str], rng: np.random.Generator, stride: int = 1, spread: float = 0.15,
+) -> dict:
+    """World positions of `subjects` at `stride`, each sequence with its own new body (body_scales)."""
+    return {
+        s: {a: rescale_bones(x[::stride].astype(np.float64), body_scales(rng, spread)) for a, x in positions_3d[s].items()}
         for s in subjects
     }
