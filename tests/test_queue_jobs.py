@@ -61,3 +61,20 @@ def test_block_ablation_multirun_repeats_the_ablation_of_record(block, tmp_path)
     for key in ("data", "model", "trainer", "callbacks", "logger"):
         assert OmegaConf.to_container(sweep_job[key]) == OmegaConf.to_container(queued[key]), key
     assert queued.test_ckpt == "best" and sweep_job.test_ckpt == "auto"  # auto: best, as S8 is held out
+
+
+def test_the_call_deadline_cuts_the_budget_and_the_results_are_packed(tmp_path):
+    # Session 9 lost a device call: its limit had shrunk to the device time left, the queue's
+    # budget did not know, and the call was killed before the queue packed its results.
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "AMPOSE_CALL_DEADLINE": str(time.time() + 45)}
+    out = subprocess.run([sys.executable, str(QUEUE), "--data", "/nowhere", "--budget", "1000", "--out", str(tmp_path),
+                          "--only", "no_such_job"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    cut = [line for line in out.stdout.splitlines() if "budget cut to" in line]
+    assert cut and 0 < int(cut[0].split("budget cut to ")[1].split()[0]) <= 5
+    assert (tmp_path / "results.tar.gz").exists()

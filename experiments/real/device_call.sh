@@ -2,8 +2,11 @@
 # One call on the lent GPU machine: install the carried wheels, unpack the carried data once into
 # outputs/D (git-ignored, so it survives between calls while the machine stays warm), then run
 # the commands given as arguments, e.g.
-#   bash experiments/real/device_call.sh python3 experiments/real/queue.py --budget 500 --only a,b
+#   CALL_LIMIT=590 bash experiments/real/device_call.sh python3 experiments/real/queue.py --budget 500 --only a,b
 set -euo pipefail
+# CALL_LIMIT: the call's limit in seconds (the run tool's limit_s: timeout_s or the device time
+# left, whichever is less). queue.py stops 40 s before it, so its results are always packed.
+export AMPOSE_CALL_DEADLINE=$(( $(date +%s) + ${CALL_LIMIT:-590} ))
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1
 D=outputs/D

@@ -289,6 +289,12 @@ def main() -> None:
     p.add_argument("--extra", default="", help="overrides appended to every training job (smoke tests)")
     args = p.parse_args()
     deadline = time.time() + args.budget
+    # A device call's own limit shrinks to the device time left, and start-up and data unpacking
+    # come out of it: device_call.sh exports its deadline so the queue stops (and packs) before it.
+    call_deadline = float(os.environ.get("AMPOSE_CALL_DEADLINE", "inf"))
+    if call_deadline - 40 < deadline:
+        deadline = call_deadline - 40
+        print(f"[queue] budget cut to {deadline - time.time():.0f} s by the call's deadline", flush=True)
     todo = jobs(args.data, args.sh_data or args.data, args.dhp, args.syn)
     if args.only:
         todo = [j for j in todo if j["name"] in args.only.split(",")]
