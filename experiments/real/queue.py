@@ -206,6 +206,11 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     for fold, held in (("s8", honest), ("s7", held_out_s7)):
         out.append(dict(name=f"{fold}_fast_h36m_bodies1_4ep", args=chosen("h36m_gt17", data) + held
                         + ["data.virtual_bodies=1", "trainer.max_epochs=4"]))
+    # and, in the same calls, the five-subject rows with it (recorded whichever way the folds go;
+    # they replace the rows of record only if both folds prefer virtual bodies).
+    for seed in (42, 2):
+        out += paper_protocol(f"gt17_5subjects_fast_h36m_bodies1_4ep_s{seed}", chosen("h36m_gt17", data)
+                              + ["data.virtual_bodies=1", "trainer.max_epochs=4", f"seed={seed}"])
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
