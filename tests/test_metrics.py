@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ampose.data.actions import ACTIONS
+from ampose.data.skeleton import H36M17
 from ampose.metrics import (
-    MPJPE, PMPJPE, ActionMPJPE, PoseMetrics, ScenePCK, auc, joint_errors, mpjpe, p_mpjpe, pck, pck_joints,
-    procrustes_align,
+    MPJPE, PMPJPE, ActionMPJPE, BoneLengths, PoseMetrics, ScenePCK, auc, bone_lengths, joint_errors, mpjpe, p_mpjpe,
+    pck, pck_joints, procrustes_align,
 )
 
 
@@ -120,7 +121,8 @@ def test_states_merge_like_ddp():
     action, scene = torch.randint(-1, 15, (n,)), torch.randint(-1, 3, (n,))
 
     def make():
-        return [MPJPE(), PMPJPE(), ActionMPJPE(), ActionMPJPE(procrustes=True), ScenePCK(scale=100.0)]
+        return [MPJPE(), PMPJPE(), ActionMPJPE(), ActionMPJPE(procrustes=True), ScenePCK(scale=100.0),
+                BoneLengths(H36M17.parents)]
 
     def feed(ms, sl):
         ms[0].update(pred[sl], target[sl])
@@ -128,6 +130,7 @@ def test_states_merge_like_ddp():
         ms[2].update(pred[sl], target[sl], action[sl])
         ms[3].update(pred[sl], target[sl], action[sl])
         ms[4].update(pred[sl], target[sl], scene[sl])
+        ms[5].update(pred[sl], target[sl])
 
     whole, a, b = make(), make(), make()
     feed(whole, slice(None))
@@ -164,3 +167,31 @@ def test_pck_joints_agree_with_the_3dhp_reader():
 
     for j in (16, 17):
         assert tuple(pck_joints(j)) == tuple(mpi_3dhp.PCK_JOINTS[j])
+
+
+def test_bone_lengths_by_hand():
+    # a chain root -> a -> b: bones 3-4-5 and 1 long; the prediction doubles the first bone only
+    parents = (-1, 0, 1)
+    target = torch.tensor([[[0.0, 0, 0], [0.003, 0.004, 0], [0.003, 0.004, 0.001]]])  # metres
+    pred = torch.tensor([[[0.0, 0, 0], [0.006, 0.008, 0], [0.006, 0.008, 0.001]]])
+    torch.testing.assert_close(bone_lengths(target, parents), torch.tensor([[0.005, 0.001]]))
+    m = BoneLengths(parents)
+    m.update(pred, target)
+    m.update(target, target)  # a second, perfect frame halves the mean error
+    got = m.compute()
+    torch.testing.assert_close(got["true"], torch.tensor([5.0, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(got["pred"], torch.tensor([7.5, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(got["abs_error"], torch.tensor([2.5, 0.0], dtype=torch.float64))
+
+
+def test_test_results_and_the_bones_table():
+    from ampose.tables import bones_table
+
+    torch.manual_seed(2)
+    target = torch.randn(6, 17, 3) * 0.2
+    m = PoseMetrics(num_joints=17)
+    m.update(target * 1.1, target, torch.zeros(6), torch.full((6,), -1))  # a body 10 % too large
+    got = m.bones.compute()
+    torch.testing.assert_close(got["pred"], got["true"] * 1.1)
+    header, rows = bones_table({"bones": {"RHip": {"true": 100.0, "pred": 110.0, "abs_error": 10.0}}})
+    assert header[0] == "Bone (to joint)" and rows == [["RHip", "100.0", "110.0", "1.100", "10.0"]]

@@ -326,6 +326,11 @@ class LiftingModule(pl.LightningModule):
         }
         res["pck"] = self._log_3dhp("test", m)
         res["scenes"] = list(SCENES)
+        # mean bone lengths, true and predicted (mm), by the joint each bone ends at
+        skeleton = skeleton_for(self.num_joints)
+        names = [n for n, p in zip(skeleton.names, skeleton.parents, strict=True) if p >= 0]
+        bones = {k: v.tolist() for k, v in m.bones.compute().items()}
+        res["bones"] = {n: {k: bones[k][i] for k in bones} for i, n in enumerate(names)}
         self.test_results = res
 
     # ---------------------------------------------------------------- optimizers

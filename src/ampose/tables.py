@@ -45,6 +45,15 @@ def mpi_table(results: dict[str, Any]) -> Table:
     return header, [row]
 
 
+def bones_table(results: dict[str, Any]) -> Table:
+    """Mean bone lengths, true and predicted, by the joint each bone ends at (mm): a network that
+    learnt its training subjects' bodies predicts their lengths for new subjects."""
+    header = ["Bone (to joint)", "True (mm)", "Predicted (mm)", "Predicted / true", "Mean abs. error (mm)"]
+    rows = [[name, _fmt(b["true"]), _fmt(b["pred"]), _fmt(b["pred"] / b["true"] if b["true"] else None, 3),
+             _fmt(b["abs_error"])] for name, b in results["bones"].items()]
+    return header, rows
+
+
 def to_markdown(table: Table) -> str:
     """A GitHub-markdown table."""
     header, rows = table
@@ -74,12 +83,14 @@ def result_tables(results: dict[str, Any]) -> dict[str, Table]:
 
 
 TITLES = {"h36m": "Human3.6M (paper Table 1 layout; action-wise average, mm)",
-          "3dhp": "MPI-INF-3DHP (paper Table 3 layout; PCK@150 mm and AUC, %, 14 joints)"}
+          "3dhp": "MPI-INF-3DHP (paper Table 3 layout; PCK@150 mm and AUC, %, 14 joints)",
+          "bones": "Bone lengths (mean over the test frames, mm)"}
 
 
 def report(results: dict[str, Any], out_dir: str | Path | None = None, title: str = "") -> str:
     """Markdown text of every applicable table (plus the frame-wise summary); with ``out_dir``,
-    also writes ``results.md`` and ``table_<name>.csv`` there."""
+    also writes ``results.md`` and ``table_<name>.csv`` there, with the bone lengths
+    (``table_bones.csv``; files only, the printed text stays short)."""
     parts = [f"# {title}" if title else "# Test results"]
     parts.append(f"Frame-wise: MPJPE {_fmt(results['mpjpe'])} mm, P-MPJPE {_fmt(results['p_mpjpe'])} mm")
     tables = result_tables(results)
@@ -89,7 +100,11 @@ def report(results: dict[str, Any], out_dir: str | Path | None = None, title: st
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out / "results.md", text)
+        full = text
+        if results.get("bones"):
+            tables["bones"] = bones_table(results)
+            full += f"\n## {TITLES['bones']}\n\n{to_markdown(tables['bones'])}\n"
+        write_text_atomic(out / "results.md", full)
         for name, table in tables.items():
             write_csv(table, out / f"table_{name}.csv")
     return text

@@ -1,13 +1,13 @@
 """Human pose metrics: pure functions (``functional``) and torchmetrics classes (``pose``)."""
 
 from ampose.metrics.functional import (
-    AUC_THRESHOLDS_MM, PCK_EXCLUDED_JOINTS, PCK_THRESHOLD_MM, auc, joint_errors, mpjpe, p_mpjpe, pck,
+    AUC_THRESHOLDS_MM, PCK_EXCLUDED_JOINTS, PCK_THRESHOLD_MM, auc, bone_lengths, joint_errors, mpjpe, p_mpjpe, pck,
     pck_curve, pck_joints, procrustes_align,
 )
-from ampose.metrics.pose import MPJPE, PMPJPE, SCENES, ActionMPJPE, PoseMetrics, ScenePCK
+from ampose.metrics.pose import MPJPE, PMPJPE, SCENES, ActionMPJPE, BoneLengths, PoseMetrics, ScenePCK
 
 __all__ = [
     "AUC_THRESHOLDS_MM", "MPJPE", "PCK_EXCLUDED_JOINTS", "PCK_THRESHOLD_MM", "PMPJPE", "SCENES",
-    "ActionMPJPE", "PoseMetrics", "ScenePCK", "auc", "joint_errors", "mpjpe", "p_mpjpe", "pck",
+    "ActionMPJPE", "BoneLengths", "PoseMetrics", "ScenePCK", "auc", "bone_lengths", "joint_errors", "mpjpe", "p_mpjpe", "pck",
     "pck_curve", "pck_joints", "procrustes_align",
 ]

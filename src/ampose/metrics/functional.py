@@ -7,6 +7,8 @@ thresholds of :func:`pck` and :func:`auc` are in the same unit (mm by convention
 - P-MPJPE (Protocol 2): MPJPE after aligning each predicted frame to its truth by a similarity
   transform (rotation, translation, uniform scale; reflections excluded), found in closed form
   by Umeyama's method.
+- Bone lengths: the distance from each joint to its parent, to compare predicted bodies with
+  true ones (a lifting network that memorised its training subjects predicts their bones).
 - PCK / AUC (MPI-INF-3DHP): share of joints with error < threshold (strict, as the official
   `mpii_compute_3d_pck.m` of the test-set release), on the official 14 joints; AUC is the mean
   PCK over thresholds 0, 5, ..., 150 mm.
@@ -121,3 +123,11 @@ def auc(pred: Tensor, target: Tensor, thresholds: tuple[float, ...] = AUC_THRESH
     joints = pck_joints(pred.shape[-2]) if joints is None else joints
     err = joint_errors(pred, target)[..., joints]
     return _reduce(100.0 * pck_curve(err, thresholds).mean(dim=-1), reduction)
+
+
+def bone_lengths(pose: Tensor, parents: tuple[int, ...] | list[int]) -> Tensor:
+    """``(..., J, 3) -> (..., J - 1)``: the length of the bone ending at each non-root joint, in
+    joint order (``parents[j] = -1`` marks the root)."""
+    child = [j for j, p in enumerate(parents) if p >= 0]
+    parent = [parents[j] for j in child]
+    return torch.linalg.vector_norm(pose[..., child, :] - pose[..., parent, :], dim=-1)

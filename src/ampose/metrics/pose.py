@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, Metric
 
 from ampose.data.actions import ACTIONS
+from ampose.data.skeleton import skeleton_for
 from ampose.metrics import functional as F
 
 SCENES: tuple[str, ...] = ("GS", "noGS", "outdoor")  # MPI-INF-3DHP scene indices 0, 1, 2
@@ -145,12 +146,45 @@ class ScenePCK(Metric):
             return bool((self.count[: len(SCENES)] > 0).any())
 
 
+class BoneLengths(Metric):
+    """Mean true and predicted length of every bone, and the mean absolute difference, in mm.
+
+    ``compute()`` returns a dict of ``(J - 1,)`` tensors: ``true``, ``pred``, ``abs_error``, one
+    entry per non-root joint (the bone from its parent), in joint order. NaN before any update.
+    """
+
+    full_state_update = False
+    is_differentiable = False
+
+    def __init__(self, parents: tuple[int, ...], scale: float = 1000.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.parents, self.scale = tuple(parents), scale
+        bones = sum(p >= 0 for p in self.parents)
+        for name in ("true_sum", "pred_sum", "abs_error_sum"):
+            self.add_state(name, torch.zeros(bones, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        """Add poses ``(B, J, 3)``."""
+        p = F.bone_lengths(pred * self.scale, self.parents).double()
+        t = F.bone_lengths(target * self.scale, self.parents).double()
+        self.true_sum += t.sum(0)
+        self.pred_sum += p.sum(0)
+        self.abs_error_sum += (p - t).abs().sum(0)
+        self.count += p.shape[0]
+
+    def compute(self) -> dict[str, Tensor]:
+        n = self.count
+        return {"true": self.true_sum / n, "pred": self.pred_sum / n, "abs_error": self.abs_error_sum / n}
+
+
 class PoseMetrics(nn.Module):
     """The metrics of one stage (one instance for val, one for test).
 
     Procrustes alignment is computed once per batch and shared by the frame-wise and the
     action-wise P-MPJPE. Members: ``mpjpe``, ``p_mpjpe`` (frame-wise), ``mpjpe_action``,
-    ``p_mpjpe_action`` (action-wise), ``pck`` (3DHP, by scene), ``loss`` (MSE in m², the training
+    ``p_mpjpe_action`` (action-wise), ``pck`` (3DHP, by scene), ``bones`` (mean bone lengths,
+    true and predicted), ``loss`` (MSE in m², the training
     loss; a metric rather than a logged tensor: Lightning's ``sync_dist`` mean divides the summed
     batch size by the world size in integers, inexact when the ranks' shards are uneven).
     """
@@ -163,6 +197,7 @@ class PoseMetrics(nn.Module):
         self.p_mpjpe = MPJPE(scale=scale)  # fed with Procrustes-aligned predictions
         self.p_mpjpe_action = ActionMPJPE(scale=scale)
         self.pck = ScenePCK(num_joints=num_joints, scale=scale)
+        self.bones = BoneLengths(skeleton_for(num_joints).parents, scale=scale)
         self.loss = MeanMetric()
 
     def update(self, pred: Tensor, target: Tensor, action: Tensor, scene: Tensor) -> None:
@@ -171,6 +206,7 @@ class PoseMetrics(nn.Module):
         self.mpjpe.update(pred, target)
         self.mpjpe_action.update(pred, target, action)
         self.pck.update(pred, target, scene)
+        self.bones.update(pred, target)
         self.loss.update(((pred - target) ** 2).mean(dim=(1, 2)))  # (B,): per-frame MSE, frames of one size
         if self.procrustes:
             aligned = F.procrustes_align(pred, target)
