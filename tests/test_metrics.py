@@ -193,5 +193,6 @@ def test_test_results_and_the_bones_table():
     m.update(target * 1.1, target, torch.zeros(6), torch.full((6,), -1))  # a body 10 % too large
     got = m.bones.compute()
     torch.testing.assert_close(got["pred"], got["true"] * 1.1)
+    assert PoseMetrics(num_joints=17, bones=False).bones is None  # validation skips them
     header, rows = bones_table({"bones": {"RHip": {"true": 100.0, "pred": 110.0, "abs_error": 10.0}}})
     assert header[0] == "Bone (to joint)" and rows == [["RHip", "100.0", "110.0", "1.100", "10.0"]]

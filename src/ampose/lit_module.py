@@ -95,7 +95,8 @@ LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"mse": F.mse_loss, "mpj
 
 
 class LiftingModule(pl.LightningModule):
-    """2D -> 3D lifting: MSE on 3D joints (metres), Protocol 1/2 metrics in mm, Adam + decay.
+    """2D -> 3D lifting: MSE (or the mean joint distance) on 3D joints in metres, Protocol 1/2
+    metrics in mm, Adam + decay.
 
     Args:
         net: the network, as an ``nn.Module`` or a config dict with ``_target_`` (stored in the
@@ -184,8 +185,9 @@ class LiftingModule(pl.LightningModule):
         self.num_joints = int(getattr(self.net, "num_joints"))
         perm = skeleton_for(self.num_joints).flip_permutation if self.num_joints in (16, 17) else None
         self.register_buffer("flip_perm", torch.tensor(perm or [], dtype=torch.long), persistent=False)
-        self.val_metrics = PoseMetrics(self.num_joints, procrustes=procrustes)
-        self.val_metrics_raw = PoseMetrics(self.num_joints, procrustes=False) if ema_decay else None
+        # Bone lengths are reported after the test only: validation, every epoch, skips them.
+        self.val_metrics = PoseMetrics(self.num_joints, procrustes=procrustes, bones=False)
+        self.val_metrics_raw = PoseMetrics(self.num_joints, procrustes=False, bones=False) if ema_decay else None
         self.test_metrics = PoseMetrics(self.num_joints, procrustes=True)
         self.val_mpjpe_best = MinMetric()
         self.test_results: dict[str, Any] = {}

@@ -184,12 +184,14 @@ class PoseMetrics(nn.Module):
     Procrustes alignment is computed once per batch and shared by the frame-wise and the
     action-wise P-MPJPE. Members: ``mpjpe``, ``p_mpjpe`` (frame-wise), ``mpjpe_action``,
     ``p_mpjpe_action`` (action-wise), ``pck`` (3DHP, by scene), ``bones`` (mean bone lengths,
-    true and predicted), ``loss`` (MSE in m², the training
-    loss; a metric rather than a logged tensor: Lightning's ``sync_dist`` mean divides the summed
-    batch size by the world size in integers, inexact when the ranks' shards are uneven).
+    true and predicted; None when ``bones=False``), ``loss`` (MSE in m², the paper's training
+    loss whatever the run trains on; a metric rather than a logged tensor: Lightning's
+    ``sync_dist`` mean divides the summed batch size by the world size in integers, inexact when
+    the ranks' shards are uneven).
     """
 
-    def __init__(self, num_joints: int = 17, procrustes: bool = True, scale: float = 1000.0) -> None:
+    def __init__(self, num_joints: int = 17, procrustes: bool = True, scale: float = 1000.0,
+                 bones: bool = True) -> None:
         super().__init__()
         self.procrustes = procrustes
         self.mpjpe = MPJPE(scale=scale)
@@ -197,7 +199,7 @@ class PoseMetrics(nn.Module):
         self.p_mpjpe = MPJPE(scale=scale)  # fed with Procrustes-aligned predictions
         self.p_mpjpe_action = ActionMPJPE(scale=scale)
         self.pck = ScenePCK(num_joints=num_joints, scale=scale)
-        self.bones = BoneLengths(skeleton_for(num_joints).parents, scale=scale)
+        self.bones = BoneLengths(skeleton_for(num_joints).parents, scale=scale) if bones else None
         self.loss = MeanMetric()
 
     def update(self, pred: Tensor, target: Tensor, action: Tensor, scene: Tensor) -> None:
@@ -206,7 +208,8 @@ class PoseMetrics(nn.Module):
         self.mpjpe.update(pred, target)
         self.mpjpe_action.update(pred, target, action)
         self.pck.update(pred, target, scene)
-        self.bones.update(pred, target)
+        if self.bones is not None:
+            self.bones.update(pred, target)
         self.loss.update(((pred - target) ** 2).mean(dim=(1, 2)))  # (B,): per-frame MSE, frames of one size
         if self.procrustes:
             aligned = F.procrustes_align(pred, target)
