@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from ampose.data.actions import ACTIONS
 from ampose.data.skeleton import H36M17
 from ampose.metrics import (
-    MPJPE, PMPJPE, ActionMPJPE, BoneLengths, PoseMetrics, ScenePCK, auc, bone_lengths, joint_errors, mpjpe, p_mpjpe,
-    pck, pck_joints, procrustes_align,
+    MPJPE, PMPJPE, ActionMPJPE, BoneLengths, PoseMetrics, ScenePCK, auc, bone_lengths, joint_errors, mpjpe, n_mpjpe,
+    p_mpjpe, pck, pck_joints, procrustes_align, scale_align,
 )
 
 
@@ -193,6 +193,28 @@ def test_test_results_and_the_bones_table():
     m.update(target * 1.1, target, torch.zeros(6), torch.full((6,), -1))  # a body 10 % too large
     got = m.bones.compute()
     torch.testing.assert_close(got["pred"], got["true"] * 1.1)
-    assert PoseMetrics(num_joints=17, bones=False).bones is None  # validation skips them
+    assert PoseMetrics(num_joints=17, diagnostics=False).bones is None  # validation skips them
     header, rows = bones_table({"bones": {"RHip": {"true": 100.0, "pred": 110.0, "abs_error": 10.0}}})
     assert header[0] == "Bone (to joint)" and rows == [["RHip", "100.0", "110.0", "1.100", "10.0"]]
+
+
+def test_n_mpjpe_by_hand_and_its_place_between_p1_and_p2():
+    # a pose predicted 20 % too large: N-MPJPE forgives the size exactly
+    target = torch.tensor([[[0.0, 0, 0], [0.3, 0.4, 0], [0.0, 0.0, 0.5]]])
+    assert n_mpjpe(target * 1.2, target).item() == pytest.approx(0.0, abs=1e-7)
+    torch.testing.assert_close(scale_align(target * 1.2, target), target)
+    # one joint off by 0.1 m along x, at (0.4, 0.4, 0): <p, t> = 0.28 + 0.25, <p, p> = 0.32 + 0.25
+    pred = target.clone()
+    pred[0, 1, 0] += 0.1
+    s = 0.53 / 0.57
+    want = torch.linalg.vector_norm(pred * s - target, dim=-1).mean()
+    assert n_mpjpe(pred, target).item() == pytest.approx(want.item(), rel=1e-6)
+    torch.manual_seed(3)
+    t = torch.randn(32, 17, 3)
+    p = t + 0.3 * torch.randn(32, 17, 3)
+    # the least-squares scale is not the least-MPJPE one, so only P2 <= P1 is a theorem; on
+    # random poses N-MPJPE sits between them, as in published tables
+    assert p_mpjpe(p, t) <= n_mpjpe(p, t) <= mpjpe(p, t)
+    m = PoseMetrics(num_joints=17)
+    m.update(p * 0.1, t * 0.1, torch.zeros(32), torch.full((32,), -1))
+    assert m.n_mpjpe.compute().item() == pytest.approx(100 * n_mpjpe(p, t).item(), rel=1e-5)

@@ -35,6 +35,7 @@ def test_train_checkpoint_eval_reproduces_logged_test_metrics(compose_train, tmp
     assert (out / "results.md").is_file() and (out / "table_h36m.csv").is_file()
     assert len(list((out / "pictures").glob("*.png"))) == 2
     assert (out / "csv" / "metrics.csv").is_file()
+    assert "N-MPJPE" in (out / "results.md").read_text() and objs["lit"].test_results["n_mpjpe"] > 0
     bones = (out / "table_bones.csv").read_text().splitlines()  # 16 bones, named by the joint they end at
     assert len(bones) == 17 and bones[1].startswith("RHip,") and "Bone lengths" in (out / "results.md").read_text()
     header = (out / "table_h36m.csv").read_text().splitlines()[0].split(",")

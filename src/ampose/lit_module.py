@@ -185,9 +185,9 @@ class LiftingModule(pl.LightningModule):
         self.num_joints = int(getattr(self.net, "num_joints"))
         perm = skeleton_for(self.num_joints).flip_permutation if self.num_joints in (16, 17) else None
         self.register_buffer("flip_perm", torch.tensor(perm or [], dtype=torch.long), persistent=False)
-        # Bone lengths are reported after the test only: validation, every epoch, skips them.
-        self.val_metrics = PoseMetrics(self.num_joints, procrustes=procrustes, bones=False)
-        self.val_metrics_raw = PoseMetrics(self.num_joints, procrustes=False, bones=False) if ema_decay else None
+        # Bone lengths and N-MPJPE are reported after the test only: validation, every epoch, skips them.
+        self.val_metrics = PoseMetrics(self.num_joints, procrustes=procrustes, diagnostics=False)
+        self.val_metrics_raw = PoseMetrics(self.num_joints, procrustes=False, diagnostics=False) if ema_decay else None
         self.test_metrics = PoseMetrics(self.num_joints, procrustes=True)
         self.val_mpjpe_best = MinMetric()
         self.test_results: dict[str, Any] = {}
@@ -328,6 +328,7 @@ class LiftingModule(pl.LightningModule):
         }
         res["pck"] = self._log_3dhp("test", m)
         res["scenes"] = list(SCENES)
+        res["n_mpjpe"], res["n_mpjpe_action"] = float(m.n_mpjpe.compute()), float(m.n_mpjpe_action.compute())
         # mean bone lengths, true and predicted (mm), by the joint each bone ends at
         skeleton = skeleton_for(self.num_joints)
         names = [n for n, p in zip(skeleton.names, skeleton.parents, strict=True) if p >= 0]

@@ -92,7 +92,9 @@ def report(results: dict[str, Any], out_dir: str | Path | None = None, title: st
     also writes ``results.md`` and ``table_<name>.csv`` there, with the bone lengths
     (``table_bones.csv``; files only, the printed text stays short)."""
     parts = [f"# {title}" if title else "# Test results"]
-    parts.append(f"Frame-wise: MPJPE {_fmt(results['mpjpe'])} mm, P-MPJPE {_fmt(results['p_mpjpe'])} mm")
+    parts.append(f"Frame-wise: MPJPE {_fmt(results['mpjpe'])} mm, P-MPJPE {_fmt(results['p_mpjpe'])} mm"
+                 + (f", N-MPJPE {_fmt(results['n_mpjpe'])} mm (action-wise {_fmt(results.get('n_mpjpe_action'))})"
+                    if "n_mpjpe" in results else ""))
     tables = result_tables(results)
     for name, table in tables.items():
         parts += [f"## {TITLES[name]}", to_markdown(table)]

@@ -7,6 +7,8 @@ thresholds of :func:`pck` and :func:`auc` are in the same unit (mm by convention
 - P-MPJPE (Protocol 2): MPJPE after aligning each predicted frame to its truth by a similarity
   transform (rotation, translation, uniform scale; reflections excluded), found in closed form
   by Umeyama's method.
+- N-MPJPE: MPJPE after scaling each predicted frame by its least-squares factor (Rhodin et al.
+  2018): what is left once the body's overall size, which 2D alone cannot fix, is forgiven.
 - Bone lengths: the distance from each joint to its parent, to compare predicted bodies with
   true ones (a lifting network that memorised its training subjects predicts their bones).
 - PCK / AUC (MPI-INF-3DHP): share of joints with error < threshold (strict, as the official
@@ -94,6 +96,19 @@ def procrustes_align(pred: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor
 def p_mpjpe(pred: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:
     """MPJPE after per-frame similarity Procrustes alignment (Protocol 2)."""
     return mpjpe(procrustes_align(pred, target), target, reduction)
+
+
+def scale_align(pred: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor:
+    """Each frame of ``pred`` times ``s = <pred, target> / <pred, pred>``, the scale that brings
+    it closest to ``target`` in the least-squares sense (poses as given: root-relative in ampose)."""
+    _check(pred, target)
+    s = (pred * target).sum(dim=(-2, -1), keepdim=True) / (pred * pred).sum(dim=(-2, -1), keepdim=True).clamp_min(eps)
+    return pred * s
+
+
+def n_mpjpe(pred: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:
+    """MPJPE after per-frame least-squares scaling (N-MPJPE)."""
+    return mpjpe(scale_align(pred, target), target, reduction)
 
 
 def pck_curve(errors: Tensor, thresholds: Tensor | tuple[float, ...] = AUC_THRESHOLDS_MM) -> Tensor:

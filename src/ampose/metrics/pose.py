@@ -184,14 +184,15 @@ class PoseMetrics(nn.Module):
     Procrustes alignment is computed once per batch and shared by the frame-wise and the
     action-wise P-MPJPE. Members: ``mpjpe``, ``p_mpjpe`` (frame-wise), ``mpjpe_action``,
     ``p_mpjpe_action`` (action-wise), ``pck`` (3DHP, by scene), ``bones`` (mean bone lengths,
-    true and predicted; None when ``bones=False``), ``loss`` (MSE in m², the paper's training
+    true and predicted), ``n_mpjpe``, ``n_mpjpe_action`` (N-MPJPE; these three are None when
+    ``diagnostics=False``), ``loss`` (MSE in m², the paper's training
     loss whatever the run trains on; a metric rather than a logged tensor: Lightning's
     ``sync_dist`` mean divides the summed batch size by the world size in integers, inexact when
     the ranks' shards are uneven).
     """
 
     def __init__(self, num_joints: int = 17, procrustes: bool = True, scale: float = 1000.0,
-                 bones: bool = True) -> None:
+                 diagnostics: bool = True) -> None:
         super().__init__()
         self.procrustes = procrustes
         self.mpjpe = MPJPE(scale=scale)
@@ -199,7 +200,10 @@ class PoseMetrics(nn.Module):
         self.p_mpjpe = MPJPE(scale=scale)  # fed with Procrustes-aligned predictions
         self.p_mpjpe_action = ActionMPJPE(scale=scale)
         self.pck = ScenePCK(num_joints=num_joints, scale=scale)
-        self.bones = BoneLengths(skeleton_for(num_joints).parents, scale=scale) if bones else None
+        # Diagnostics (reported after the test): bone lengths and the scale-forgiving N-MPJPE.
+        self.bones = BoneLengths(skeleton_for(num_joints).parents, scale=scale) if diagnostics else None
+        self.n_mpjpe = MPJPE(scale=scale) if diagnostics else None  # fed with scale-aligned predictions
+        self.n_mpjpe_action = ActionMPJPE(scale=scale) if diagnostics else None
         self.loss = MeanMetric()
 
     def update(self, pred: Tensor, target: Tensor, action: Tensor, scene: Tensor) -> None:
@@ -210,6 +214,9 @@ class PoseMetrics(nn.Module):
         self.pck.update(pred, target, scene)
         if self.bones is not None:
             self.bones.update(pred, target)
+            scaled = F.scale_align(pred, target)
+            self.n_mpjpe.update(scaled, target)
+            self.n_mpjpe_action.update(scaled, target, action)
         self.loss.update(((pred - target) ** 2).mean(dim=(1, 2)))  # (B,): per-frame MSE, frames of one size
         if self.procrustes:
             aligned = F.procrustes_align(pred, target)
