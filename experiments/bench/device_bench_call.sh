@@ -20,8 +20,9 @@ if [ -n "${TUNE:-1}" ]; then
   grep AMPOSE_FUSED_TUNING "$B/tune.txt"
 fi
 export AMPOSE_FUSED_TUNING=$(cat "$B/tuning.env" 2>/dev/null)
+GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader -i 1 | head -1 | tr -c 'A-Za-z0-9\n' '_')
 timeout 160 python3 -m ampose.bench --fused --sizes paper --seconds 2 --batches ${BATCHES:-16384} \
-  --out "$B/h200_fused.json" > "$B/bench.txt" 2>&1
+  --out "$B/${GPU_NAME}_fused.json" > "$B/bench.txt" 2>&1
 tail -12 "$B/bench.txt"
 wait
 [ -z "${JOBS:-}" ] || tail -12 "$OUT/queue.txt"
