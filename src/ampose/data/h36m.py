@@ -277,23 +277,20 @@ def load_h36m(
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
     positions_2d = gt_2d(wanted) if path_2d is None else read_2d(path_2d, num_joints)
     parts = [build_samples(positions_3d, positions_2d, subjects, num_joints, stride)]
-    if virtual_views:
-        from ampose.data.views import turned_positions
+    if virtual_views or virtual_bodies:
+        from ampose.data.views import rebodied_positions, turned_positions
 
-        rng = np.random.default_rng(views_seed)
-        for _ in range(virtual_views):
-            turned = turned_positions(positions_3d, list(subjects), rng, stride)
-            parts.append(build_samples(turned, gt_2d(turned), subjects, num_joints))
-        log.info("virtual views: %d turned samples added to %d real ones",
-                 sum(len(p) for p in parts[1:]), len(parts[0]))
-    if virtual_bodies:
-        from ampose.data.views import rebodied_positions
-
-        rng = np.random.default_rng([views_seed, 1])  # its own stream: views do not shift the bodies
-        n = len(parts)
-        for _ in range(virtual_bodies):
-            rebodied = rebodied_positions(positions_3d, list(subjects), rng, stride, bodies_spread)
-            parts.append(build_samples(rebodied, gt_2d(rebodied), subjects, num_joints))
-        log.info("virtual bodies: %d samples with new bone lengths added", sum(len(p) for p in parts[n:]))
+        # Each kind of copy draws from its own stream, so adding views does not shift the bodies.
+        copies = (("turned views", virtual_views, np.random.default_rng(views_seed),
+                   lambda rng: turned_positions(positions_3d, list(subjects), rng, stride)),
+                  ("bodies with new bone lengths", virtual_bodies, np.random.default_rng([views_seed, 1]),
+                   lambda rng: rebodied_positions(positions_3d, list(subjects), rng, stride, bodies_spread)))
+        for what, count, rng, make in copies:
+            for _ in range(count):
+                moved = make(rng)
+                parts.append(build_samples(moved, gt_2d(moved), subjects, num_joints))
+            if count:
+                log.info("virtual %s: %d samples added to %d real ones", what,
+                         sum(len(p) for p in parts[-count:]), len(parts[0]))
     arrays = parts[0] if len(parts) == 1 else PoseArrays.concat(parts)
     return arrays.validate(f"Human3.6M {list(subjects)}")

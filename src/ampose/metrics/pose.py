@@ -194,7 +194,7 @@ class PoseMetrics(nn.Module):
     def __init__(self, num_joints: int = 17, procrustes: bool = True, scale: float = 1000.0,
                  diagnostics: bool = True) -> None:
         super().__init__()
-        self.procrustes = procrustes
+        self.procrustes, self.diagnostics = procrustes, diagnostics
         self.mpjpe = MPJPE(scale=scale)
         self.mpjpe_action = ActionMPJPE(scale=scale)
         self.p_mpjpe = MPJPE(scale=scale)  # fed with Procrustes-aligned predictions
@@ -212,7 +212,7 @@ class PoseMetrics(nn.Module):
         self.mpjpe.update(pred, target)
         self.mpjpe_action.update(pred, target, action)
         self.pck.update(pred, target, scene)
-        if self.bones is not None:
+        if self.diagnostics:
             self.bones.update(pred, target)
             scaled = F.scale_align(pred, target)
             self.n_mpjpe.update(scaled, target)
