@@ -248,3 +248,32 @@ def test_mpjpe_loss_is_the_mean_joint_distance_with_a_finite_gradient_at_zero():
     assert lit.loss_fn is mpjpe_loss and lit.hparams.loss == "mpjpe"
     with pytest.raises(ValueError, match="loss must be one of"):
         LiftingModule(AMPose(17, dim=16, depth=1, num_heads=2), loss="l1")
+
+
+def test_init_weights_takes_the_average_into_both_copies_and_refuses_another_network(tmp_path, tiny_dm):
+    from ampose.checkpoint import init_weights
+
+    src = LiftingModule(net=NET, ema_decay=0.9)
+    trainer = _trainer(tmp_path, fast_dev_run=True)
+    trainer.fit(src, datamodule=tiny_dm())
+    path = tmp_path / "src.ckpt"
+    trainer.save_checkpoint(path)
+    # After training the average and the raw weights differ: the average is what was evaluated.
+    avg = {k: v.clone() for k, v in src.net_ema.state_dict().items()}
+    assert any(not torch.equal(avg[k], v) for k, v in src.net.state_dict().items())
+
+    torch.manual_seed(1)
+    dst = LiftingModule(net=NET, ema_decay=0.99)
+    assert init_weights(dst, path) == len(avg)
+    for copy in (dst.net, dst.net_ema):
+        assert all(torch.equal(avg[k], v) for k, v in copy.state_dict().items())
+    plain = LiftingModule(net=NET)  # no average kept here: the network alone takes it
+    init_weights(plain, path)
+    assert all(torch.equal(avg[k], v) for k, v in plain.net.state_dict().items())
+
+    wider = LiftingModule(net={**NET, "dim": 32})
+    with pytest.raises(CheckpointError, match=r"different network \(dim: 16 in the checkpoint, 32 here\)"):
+        init_weights(wider, path)
+    fewer = LiftingModule(net={**NET, "num_joints": 16})
+    with pytest.raises(CheckpointError, match=r"num_joints: 17 in the checkpoint, 16 here"):
+        init_weights(fewer, path)

@@ -331,3 +331,24 @@ def test_metrics_json_keeps_the_whole_curve_when_an_earlier_epoch_is_tested(comp
     assert read_checkpoint(tmp_path / "r" / "checkpoints" / "best.ckpt")["epoch"] < 2
     assert [e["epoch"] for e in record["val_curve"]] == [0, 1, 2]
     assert [e["mpjpe"] for e in record["val_curve"]] == pytest.approx([c[2] for c in _val_curve(tmp_path / "r")], rel=1e-6)
+
+
+def test_init_ckpt_starts_a_run_from_another_runs_weights(compose_train, tmp_path):
+    """Fine-tuning's first step: a run started from another's checkpoint, trained zero epochs,
+    tests exactly what that checkpoint tested; a resumed run ignores init_ckpt."""
+    quick = ("trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+             "trainer.limit_test_batches=2", "logger=csv", "num_pictures=0", "test_ckpt=last")
+    cfg = compose_train(*quick)
+    first, _ = train(cfg)
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    again = compose_config("train", [*cfg.hydra.overrides.task, f"init_ckpt={last}", "train=false"],
+                           output_dir=tmp_path / "init")
+    second, _ = train(again)
+    assert second["test/mpjpe"] == pytest.approx(first["test/mpjpe"], rel=1e-6)
+    fresh = compose_config("train", [*cfg.hydra.overrides.task, "train=false"], output_dir=tmp_path / "fresh")
+    untrained, _ = train(fresh)
+    assert untrained["test/mpjpe"] != pytest.approx(first["test/mpjpe"], rel=1e-3)
+    other = compose_config("train", [*cfg.hydra.overrides.task, "model.net.dim=32", f"init_ckpt={last}"],
+                           output_dir=tmp_path / "other")
+    with pytest.raises(CheckpointError, match=r"different network \(dim: 16 in the checkpoint, 32 here"):
+        train(other)

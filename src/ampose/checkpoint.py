@@ -103,3 +103,29 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
         raise CheckpointError(f"{path} was trained {'with' if had_ema else 'without'} a weight average "
                               f"(model.ema_decay); set model.ema_decay {'as it was' if had_ema else 'to null'} to resume it")
     return int(ckpt.get("global_step", 0))
+
+
+def init_weights(lit: LiftingModule, path: str | Path) -> int:
+    """Start ``lit`` from another run's trained network (fine-tuning, e.g. a GT-2D model on a
+    detector's keypoints): its weight average when it kept one, else its weights, go into
+    ``lit.net`` and, when ``lit`` keeps an average, into that too. Optimizer, schedule and epoch
+    start fresh. A one-line CheckpointError when the networks differ (width, depth, joints, ...).
+    Returns the number of tensors loaded."""
+    ckpt = read_checkpoint(path)
+    stored = (ckpt.get("hyper_parameters") or {}).get("net") or {}
+    here = dict(lit.hparams.get("net") or {})
+    diff = [f"{k}: {stored.get(k)!r} in the checkpoint, {here.get(k)!r} here"
+            for k in sorted(here) if k in stored and stored[k] != here[k]]
+    if diff:
+        raise CheckpointError(f"{path} holds a different network ({'; '.join(diff)}): "
+                              "init_ckpt needs the same model configuration")
+    state = ckpt["state_dict"]
+    prefix = "net_ema." if any(k.startswith("net_ema.") for k in state) else "net."
+    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    try:
+        lit.net.load_state_dict(weights, strict=True)
+        if lit.net_ema is not None:
+            lit.net_ema.load_state_dict(weights, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: its weights do not fit this network: {str(e).splitlines()[0]}") from e
+    return len(weights)

@@ -151,7 +151,7 @@ def log_hyperparameters(cfg: DictConfig, lit: pl.LightningModule, trainer: pl.Tr
     params = list(lit.net.parameters())
     hparams["model/params/total"] = sum(p.numel() for p in params)
     hparams["model/params/trainable"] = sum(p.numel() for p in params if p.requires_grad)
-    for key in ("task_name", "tags", "seed", "ckpt_path"):
+    for key in ("task_name", "tags", "seed", "ckpt_path", "init_ckpt"):
         hparams[key] = OmegaConf.to_container(cfg[key]) if OmegaConf.is_config(cfg.get(key)) else cfg.get(key)
     for logger in trainer.loggers:
         logger.log_hyperparams(hparams)
@@ -243,6 +243,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
         resume_step = check_resumable(resume_file, OmegaConf.to_container(cfg.model.net, resolve=True),
                                       ema=bool(cfg.model.get("ema_decay")))
+    if cfg.get("init_ckpt") and not resume:  # a resumed fine-tuning run has its own weights
+        from ampose.checkpoint import init_weights
+
+        log.info("init_ckpt: %d tensors from %s", init_weights(lit, cfg.init_ckpt), cfg.init_ckpt)
     loggers = instantiate_loggers(cfg.get("logger"), cfg.get("task_name", "train"), resume_step)
     callbacks = instantiate_callbacks(cfg.get("callbacks"), have_logger=bool(loggers))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
