@@ -11,9 +11,9 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1
 D=outputs/D
 mkdir -p "$D"
-if [ -z "${NO_DATA:-}" ]; then  # NO_DATA=1: benchmarks only
+if [ -z "${NO_DATA:-}" ]; then  # NO_DATA=1: benchmarks only; NO_SH=1: no detections needed
 [ -f "$D/data_3d_h36m.npz" ] || python3 .carry/h36m_compact.py unpack .carry/h36m17_compact.npz "$D/data_3d_h36m.npz"
-[ -f "$D/data_2d_h36m_sh.npz" ] || python3 .carry/h36m_compact.py unpack-sh .carry/h36m_sh_compact.npz "$D/data_2d_h36m_sh.npz"
+[ -n "${NO_SH:-}" ] || [ -f "$D/data_2d_h36m_sh.npz" ] || python3 .carry/h36m_compact.py unpack-sh .carry/h36m_sh_compact.npz "$D/data_2d_h36m_sh.npz"
 [ -f "$D/data_2d_h36m_gt.npz" ] || python3 -m ampose.data.cli gt2d "$D/data_3d_h36m.npz" "$D/data_2d_h36m_gt.npz"
 fi
 export AMPOSE_D="$PWD/$D"
