@@ -352,3 +352,10 @@ def test_init_ckpt_starts_a_run_from_another_runs_weights(compose_train, tmp_pat
                            output_dir=tmp_path / "other")
     with pytest.raises(CheckpointError, match=r"different network \(dim: 16 in the checkpoint, 32 here"):
         train(other)
+    # resuming: the run's own checkpoint wins, and init_ckpt is not even read (here: not a checkpoint)
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint")
+    resumed = compose_config("train", [*cfg.hydra.overrides.task, f"init_ckpt={junk}", f"ckpt_path={last}"],
+                             output_dir=tmp_path / "resumed")
+    third, _ = train(resumed)
+    assert third["test/mpjpe"] == pytest.approx(first["test/mpjpe"], rel=1e-6)

@@ -225,8 +225,9 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     out.append(dict(name="sh16_s8_fast_h36m_from_gt16", init_from="gt16_s8_fast_h36m", ckpt="best",
                     args=chosen("h36m_sh16", sh_data) + honest + ["trainer.max_epochs=4"]))
     out.append(dict(name="gt16_5subjects_fast_h36m_s42", args=chosen("h36m_gt16", data) + ["test_ckpt=last"]))
-    out += paper_protocol("sh16_5subjects_fast_h36m_from_gt16", chosen("h36m_sh16", sh_data) + ["trainer.max_epochs=4"])
-    out[-2].update(init_from="gt16_5subjects_fast_h36m_s42", ckpt="last")
+    tuned = paper_protocol("sh16_5subjects_fast_h36m_from_gt16", chosen("h36m_sh16", sh_data) + ["trainer.max_epochs=4"])
+    tuned[0].update(init_from="gt16_5subjects_fast_h36m_s42", ckpt="last")  # the training; [1] is its flip
+    out += tuned
     # Queued for session 11 (session 10's results: ../h36m_recipe, ../h36m_gt17, ../h36m_sh16).
     # Virtual bodies split the folds at equal compute (S8 better, S7 worse but still falling), and
     # the five-subject seed-42 run tested 2.4 mm better on S9/S11, which may not choose. The S7

@@ -86,18 +86,22 @@ def load_model(path: str | Path, map_location: Any = "cpu", weights_only: bool =
     return load_lit_module(path, map_location, weights_only).eval_net.eval()
 
 
+def config_diff(stored: dict[str, Any], here: dict[str, Any]) -> str:
+    """The network settings a checkpoint and this run both name but set differently, as
+    "key: A in the checkpoint, B here; ..." ('' when they agree or the checkpoint names none)."""
+    return "; ".join(f"{k}: {stored[k]!r} in the checkpoint, {here[k]!r} here"
+                     for k in sorted(here) if k in stored and stored[k] != here[k])
+
+
 def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None = None) -> int:
     """Before ``trainer.fit(ckpt_path=path)``: a one-line CheckpointError when the checkpoint's
     network config differs from this run's, or when one keeps a weight average and the other
     does not (``ema``; None: not checked). Lightning would fail deep in ``load_state_dict``.
     Returns the checkpoint's global step (where the resumed run's log continues)."""
     ckpt = read_checkpoint(path, mmap=True)  # Lightning reads the tensors again for the resume
-    hp = ckpt.get("hyper_parameters") or {}
-    stored = hp.get("net") or {}
-    diff = [f"{k}: {stored.get(k)!r} in the checkpoint, {net_cfg.get(k)!r} here"
-            for k in sorted(net_cfg) if k in stored and stored[k] != net_cfg[k]]
-    if stored and diff:
-        raise CheckpointError(f"{path} was trained with a different model configuration ({'; '.join(diff)})")
+    diff = config_diff((ckpt.get("hyper_parameters") or {}).get("net") or {}, net_cfg)
+    if diff:
+        raise CheckpointError(f"{path} was trained with a different model configuration ({diff})")
     had_ema = any(k.startswith("net_ema.") for k in ckpt["state_dict"])
     if ema is not None and had_ema != ema:
         raise CheckpointError(f"{path} was trained {'with' if had_ema else 'without'} a weight average "
@@ -112,12 +116,9 @@ def init_weights(lit: LiftingModule, path: str | Path) -> int:
     start fresh. A one-line CheckpointError when the networks differ (width, depth, joints, ...).
     Returns the number of tensors loaded."""
     ckpt = read_checkpoint(path)
-    stored = (ckpt.get("hyper_parameters") or {}).get("net") or {}
-    here = dict(lit.hparams.get("net") or {})
-    diff = [f"{k}: {stored.get(k)!r} in the checkpoint, {here.get(k)!r} here"
-            for k in sorted(here) if k in stored and stored[k] != here[k]]
+    diff = config_diff((ckpt.get("hyper_parameters") or {}).get("net") or {}, dict(lit.hparams.get("net") or {}))
     if diff:
-        raise CheckpointError(f"{path} holds a different network ({'; '.join(diff)}): "
+        raise CheckpointError(f"{path} holds a different network ({diff}): "
                               "init_ckpt needs the same model configuration")
     state = ckpt["state_dict"]
     prefix = "net_ema." if any(k.startswith("net_ema.") for k in state) else "net."
