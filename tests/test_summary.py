@@ -166,3 +166,26 @@ def test_a_sweep_over_seeds_alone_is_one_row(tmp_path):
     (row,) = summarise(find_runs(tmp_path))
     assert row.name == "all runs" and len(row.runs) == 2
     assert row.stats["P1 action-wise"] == pytest.approx((41.0, 1.4142135624))
+
+
+def test_runs_written_before_val_curve_read_their_csv_log(tmp_path):
+    """Runs of sessions before metrics.json kept the curve: the CSV log's validation rows, one per
+    epoch, where a resumed log's later row for an epoch replaces the earlier one; the experiments'
+    copies (experiments/real/collect.py) keep overrides.yaml and train_metrics.csv at their top."""
+    log = "epoch,step,train/loss_step,val/mpjpe,val/mpjpe_action\n" \
+          "0,99,0.01,,\n0,199,,51.0,50.0\n1,399,,46.0,45.0\n1,399,,44.0,43.0\n2,599,,nan,nan\n"
+    old = _run(tmp_path, "old", ["data.val_subjects=[S8]"], p1=45.0, val=43.0)
+    (old / "csv").mkdir()
+    (old / "csv" / "metrics.csv").write_text(log)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "overrides.yaml").write_text(yaml.safe_dump(["data.val_subjects=[S7]"]))
+    (copy / "metrics.json").write_text(json.dumps({"test_results": {"mpjpe_action": 40.0}}))
+    (copy / "train_metrics.csv").write_text(log.replace("50.0", "60.0"))
+    new = _run(tmp_path, "new", ["data.val_subjects=[S9]"], p1=45.0, val=43.0, curve=[48.0])
+    (new / "csv").mkdir()
+    (new / "csv" / "metrics.csv").write_text(log)  # metrics.json's own curve comes first
+    runs = {r.path.name: r for r in find_runs(tmp_path)}
+    assert runs["old"].curve == {0: 50.0, 1: 43.0}
+    assert runs["copy"].curve == {0: 60.0, 1: 43.0} and runs["copy"].overrides == {"data.val_subjects": "[S7]"}
+    assert runs["new"].curve == {0: 48.0}

@@ -4,7 +4,8 @@
     ampose-summary outputs/real --over seed --csv summary.csv          # any folder of runs
 
 Every folder below DIR that holds a run's ``metrics.json`` (or a failed job's ``failed.json``)
-is one run; its Hydra overrides (``.hydra/overrides.yaml``) say what it was. The overrides that
+is one run; its Hydra overrides (``.hydra/overrides.yaml``, or ``overrides.yaml`` in the copies
+under ``experiments/*/runs``) say what it was. The overrides that
 differ between runs name the rows; runs that differ only in the ``--over`` keys (default: the
 seed) are one row, reported as mean ± sample standard deviation with their count. Rows are
 sorted by the test P1 MPJPE (action-wise), best first, or with ``--sort-by val`` by the best
@@ -22,11 +23,15 @@ the folds' validation curves is lowest. ``--curves`` prints those mean curves, p
 seeds of each fold averaged first, so every fold weighs the same):
 
     ampose-summary outputs/h36m_gt17/multirun/<time> --over seed,data.val_subjects --curves
+    ampose-summary experiments/h36m_recipe/runs --over seed,data.val_subjects --curves   # the runs of record
+
+A run whose metrics.json has no curve (written before session 8) gets it from its CSV log.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -62,19 +67,38 @@ class Run:
     curve: dict[int, float] = field(default_factory=dict)  # epoch (0-based) -> validation MPJPE
 
 
-def _curve(metrics: dict, key: str = "mpjpe_action") -> dict[int, float]:
-    """The run's validation curve from metrics.json (runs before session 8 have none)."""
+def _number(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _curve(metrics: dict, run_dir: Path | None = None, key: str = "mpjpe_action") -> dict[int, float]:
+    """The run's validation curve: metrics.json's ``val_curve``, or for runs written before it
+    existed (session 8), the CSV log's ``val/<key>`` rows (``csv/metrics.csv`` in a run folder,
+    ``train_metrics.csv`` in the experiments' copies); a resumed log's later row for an epoch wins."""
     out = {}
     for entry in metrics.get("val_curve") or []:
-        value = entry.get(key)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            out[int(entry["epoch"])] = float(value)
+        value = _number(entry.get(key))
+        if value is not None:
+            out[int(entry["epoch"])] = value
+    logs = [f for f in (run_dir / "csv" / "metrics.csv", run_dir / "train_metrics.csv") if f.is_file()] if run_dir else []
+    if not out and logs:
+        with logs[0].open(newline="") as f:
+            for row in csv.DictReader(f):
+                value, epoch = _number(row.get(f"val/{key}")), _number(row.get("epoch"))
+                if value is not None and epoch is not None:
+                    out[int(epoch)] = value
     return out
 
 
 def _overrides(run_dir: Path) -> dict[str, str]:
-    f = run_dir / ".hydra" / "overrides.yaml"
-    if not f.exists():
+    """The run's Hydra overrides (``.hydra/overrides.yaml``; ``overrides.yaml`` in the
+    experiments' copies made by experiments/real/collect.py)."""
+    f = next((f for f in (run_dir / ".hydra" / "overrides.yaml", run_dir / "overrides.yaml") if f.exists()), None)
+    if f is None:
         return {}
     out: dict[str, str] = {}
     for item in yaml.safe_load(f.read_text()) or []:
@@ -115,7 +139,7 @@ def find_runs(root: str | Path) -> list[Run]:
         except json.JSONDecodeError:
             runs.append(Run(run_dir, _overrides(run_dir), error="unreadable metrics.json"))
             continue
-        runs.append(Run(run_dir, _overrides(run_dir), _values(metrics), curve=_curve(metrics)))
+        runs.append(Run(run_dir, _overrides(run_dir), _values(metrics), curve=_curve(metrics, run_dir)))
     return runs
 
 
