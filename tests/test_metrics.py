@@ -218,3 +218,32 @@ def test_n_mpjpe_by_hand_and_its_place_between_p1_and_p2():
     m = PoseMetrics(num_joints=17)
     m.update(p * 0.1, t * 0.1, torch.zeros(32), torch.full((32,), -1))
     assert m.n_mpjpe.compute().item() == pytest.approx(100 * n_mpjpe(p, t).item(), rel=1e-5)
+
+
+def test_joint_errors_split_into_image_plane_and_depth_by_hand():
+    from ampose.metrics.pose import JointErrors
+    from ampose.tables import joints_table
+
+    target = torch.zeros(2, 3, 3)
+    pred = target.clone()
+    pred[0, 1] = torch.tensor([0.003, 0.004, 0.0])   # joint 1: 5 mm in the image plane, none in depth
+    pred[0, 2] = torch.tensor([0.0, 0.0, -0.012])    # joint 2: 12 mm in depth only
+    pred[1, 2] = torch.tensor([0.003, 0.004, 0.012])  # and 5 mm + 12 mm: 13 mm in 3D
+    m = JointErrors(num_joints=3)
+    m.update(pred, target)
+    got = m.compute()
+    f64 = dict(dtype=torch.float64)
+    torch.testing.assert_close(got["mpjpe"], torch.tensor([0.0, 2.5, 12.5], **f64))
+    torch.testing.assert_close(got["xy"], torch.tensor([0.0, 2.5, 2.5], **f64))
+    torch.testing.assert_close(got["depth"], torch.tensor([0.0, 0.0, 12.0], **f64))
+    # the per-joint 3D errors average to the frame-wise MPJPE
+    pm = PoseMetrics(num_joints=17)
+    torch.manual_seed(4)
+    t = torch.randn(8, 17, 3) * 0.2
+    pm.update(t + 0.02 * torch.randn(8, 17, 3), t, torch.zeros(8), torch.full((8,), -1))
+    assert pm.joints.compute()["mpjpe"].mean().item() == pytest.approx(pm.mpjpe.compute().item(), rel=1e-6)
+    assert PoseMetrics(num_joints=16, diagnostics=False).joints is None
+    header, rows = joints_table({"joints": {"Hip": {"mpjpe": 0.0, "xy": 0.0, "depth": 0.0},
+                                            "RHip": {"mpjpe": 13.0, "xy": 5.0, "depth": 12.0}}})
+    assert header[2].startswith("Image plane") and rows == [["Hip", "0.0", "0.0", "0.0"], ["RHip", "13.0", "5.0", "12.0"],
+                                                            ["Mean", "6.5", "2.5", "6.0"]]

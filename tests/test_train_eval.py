@@ -38,6 +38,8 @@ def test_train_checkpoint_eval_reproduces_logged_test_metrics(compose_train, tmp
     assert "N-MPJPE" in (out / "results.md").read_text() and objs["lit"].test_results["n_mpjpe"] > 0
     bones = (out / "table_bones.csv").read_text().splitlines()  # 16 bones, named by the joint they end at
     assert len(bones) == 17 and bones[1].startswith("RHip,") and "Bone lengths" in (out / "results.md").read_text()
+    joints = (out / "table_joints.csv").read_text().splitlines()  # a row per joint and their mean
+    assert len(joints) == 19 and joints[1].startswith("Hip,0.0,0.0,0.0") and joints[-1].startswith("Mean,")
     header = (out / "table_h36m.csv").read_text().splitlines()[0].split(",")
     assert header[1:16] == ["Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing",
                             "Purchases", "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking",

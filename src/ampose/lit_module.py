@@ -334,6 +334,8 @@ class LiftingModule(pl.LightningModule):
         names = [n for n, p in zip(skeleton.names, skeleton.parents, strict=True) if p >= 0]
         bones = {k: v.tolist() for k, v in m.bones.compute().items()}
         res["bones"] = {n: {k: bones[k][i] for k in bones} for i, n in enumerate(names)}
+        joints = {k: v.tolist() for k, v in m.joints.compute().items()}  # mean error per joint (mm)
+        res["joints"] = {n: {k: joints[k][i] for k in joints} for i, n in enumerate(skeleton.names)}
         self.test_results = res
 
     # ---------------------------------------------------------------- optimizers

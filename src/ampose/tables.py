@@ -54,6 +54,16 @@ def bones_table(results: dict[str, Any]) -> Table:
     return header, rows
 
 
+def joints_table(results: dict[str, Any]) -> Table:
+    """Mean error of every joint (mm): in 3D, in the image plane (x, y) and in depth (z), and
+    their means over the joints (the first column's mean is the frame-wise MPJPE)."""
+    header = ["Joint", "MPJPE (mm)", "Image plane x, y (mm)", "Depth z (mm)"]
+    joints = results["joints"]
+    rows = [[name, _fmt(j["mpjpe"]), _fmt(j["xy"]), _fmt(j["depth"])] for name, j in joints.items()]
+    means = [sum(j[k] for j in joints.values()) / len(joints) for k in ("mpjpe", "xy", "depth")]
+    return header, [*rows, ["Mean", *(_fmt(v) for v in means)]]
+
+
 def to_markdown(table: Table) -> str:
     """A GitHub-markdown table."""
     header, rows = table
@@ -84,13 +94,15 @@ def result_tables(results: dict[str, Any]) -> dict[str, Table]:
 
 TITLES = {"h36m": "Human3.6M (paper Table 1 layout; action-wise average, mm)",
           "3dhp": "MPI-INF-3DHP (paper Table 3 layout; PCK@150 mm and AUC, %, 14 joints)",
-          "bones": "Bone lengths (mean over the test frames, mm)"}
+          "bones": "Bone lengths (mean over the test frames, mm)",
+          "joints": "Error per joint (mean over the test frames, mm; camera frame: z is depth)"}
 
 
 def report(results: dict[str, Any], out_dir: str | Path | None = None, title: str = "") -> str:
     """Markdown text of every applicable table (plus the frame-wise summary); with ``out_dir``,
-    also writes ``results.md`` and ``table_<name>.csv`` there, with the bone lengths
-    (``table_bones.csv``; files only, the printed text stays short)."""
+    also writes ``results.md`` and ``table_<name>.csv`` there, with the bone lengths and the
+    per-joint errors (``table_bones.csv``, ``table_joints.csv``; files only, the printed text
+    stays short)."""
     parts = [f"# {title}" if title else "# Test results"]
     parts.append(f"Frame-wise: MPJPE {_fmt(results['mpjpe'])} mm, P-MPJPE {_fmt(results['p_mpjpe'])} mm"
                  + (f", N-MPJPE {_fmt(results['n_mpjpe'])} mm (action-wise {_fmt(results.get('n_mpjpe_action'))})"
@@ -103,9 +115,10 @@ def report(results: dict[str, Any], out_dir: str | Path | None = None, title: st
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         full = text
-        if results.get("bones"):
-            tables["bones"] = bones_table(results)
-            full += f"\n## {TITLES['bones']}\n\n{to_markdown(tables['bones'])}\n"
+        for name, make in (("bones", bones_table), ("joints", joints_table)):
+            if results.get(name):
+                tables[name] = make(results)
+                full += f"\n## {TITLES[name]}\n\n{to_markdown(tables[name])}\n"
         write_text_atomic(out / "results.md", full)
         for name, table in tables.items():
             write_csv(table, out / f"table_{name}.csv")

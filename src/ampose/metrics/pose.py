@@ -178,13 +178,45 @@ class BoneLengths(Metric):
         return {"true": self.true_sum / n, "pred": self.pred_sum / n, "abs_error": self.abs_error_sum / n}
 
 
+class JointErrors(Metric):
+    """Mean error of every joint, in mm: in 3D, in the image plane (the camera's x and y) and in
+    depth (its z, the axis a single view leaves ambiguous). Poses in the camera frame.
+
+    ``compute()`` returns a dict of ``(J,)`` tensors: ``mpjpe``, ``xy``, ``depth`` (absolute z
+    difference). NaN before any update.
+    """
+
+    full_state_update = False
+    is_differentiable = False
+
+    def __init__(self, num_joints: int, scale: float = 1000.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scale = scale
+        for name in ("mpjpe_sum", "xy_sum", "depth_sum"):
+            self.add_state(name, torch.zeros(num_joints, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        """Add poses ``(B, J, 3)``."""
+        d = ((pred - target) * self.scale).double()
+        self.mpjpe_sum += torch.linalg.vector_norm(d, dim=-1).sum(0)
+        self.xy_sum += torch.linalg.vector_norm(d[..., :2], dim=-1).sum(0)
+        self.depth_sum += d[..., 2].abs().sum(0)
+        self.count += d.shape[0]
+
+    def compute(self) -> dict[str, Tensor]:
+        n = self.count
+        return {"mpjpe": self.mpjpe_sum / n, "xy": self.xy_sum / n, "depth": self.depth_sum / n}
+
+
 class PoseMetrics(nn.Module):
     """The metrics of one stage (one instance for val, one for test).
 
     Procrustes alignment is computed once per batch and shared by the frame-wise and the
     action-wise P-MPJPE. Members: ``mpjpe``, ``p_mpjpe`` (frame-wise), ``mpjpe_action``,
     ``p_mpjpe_action`` (action-wise), ``pck`` (3DHP, by scene), ``bones`` (mean bone lengths,
-    true and predicted), ``n_mpjpe``, ``n_mpjpe_action`` (N-MPJPE; these three are None when
+    true and predicted), ``joints`` (per-joint error: 3D, image plane, depth), ``n_mpjpe``,
+    ``n_mpjpe_action`` (N-MPJPE; these four are None when
     ``diagnostics=False``), ``loss`` (MSE in m², the paper's training
     loss whatever the run trains on; a metric rather than a logged tensor: Lightning's
     ``sync_dist`` mean divides the summed batch size by the world size in integers, inexact when
@@ -200,8 +232,9 @@ class PoseMetrics(nn.Module):
         self.p_mpjpe = MPJPE(scale=scale)  # fed with Procrustes-aligned predictions
         self.p_mpjpe_action = ActionMPJPE(scale=scale)
         self.pck = ScenePCK(num_joints=num_joints, scale=scale)
-        # Diagnostics (reported after the test): bone lengths and the scale-forgiving N-MPJPE.
+        # Diagnostics (reported after the test): bone lengths, per-joint errors, the scale-forgiving N-MPJPE.
         self.bones = BoneLengths(skeleton_for(num_joints).parents, scale=scale) if diagnostics else None
+        self.joints = JointErrors(num_joints, scale=scale) if diagnostics else None
         self.n_mpjpe = MPJPE(scale=scale) if diagnostics else None  # fed with scale-aligned predictions
         self.n_mpjpe_action = ActionMPJPE(scale=scale) if diagnostics else None
         self.loss = MeanMetric()
@@ -214,6 +247,7 @@ class PoseMetrics(nn.Module):
         self.pck.update(pred, target, scene)
         if self.diagnostics:
             self.bones.update(pred, target)
+            self.joints.update(pred, target)
             scaled = F.scale_align(pred, target)
             self.n_mpjpe.update(scaled, target)
             self.n_mpjpe_action.update(scaled, target, action)
