@@ -12,7 +12,7 @@ import copy
 import functools
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -92,6 +92,12 @@ def mpjpe_loss(pred: Tensor, target: Tensor) -> Tensor:
 
 
 LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"mse": F.mse_loss, "mpjpe": mpjpe_loss}
+
+
+def _by_name(stats: Mapping[str, Tensor], names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """``{stat: (N,) tensor}`` -> ``{name: {stat: value}}``, one entry per bone or joint."""
+    lists = {k: v.tolist() for k, v in stats.items()}
+    return {n: {k: lists[k][i] for k in lists} for i, n in enumerate(names)}
 
 
 class LiftingModule(pl.LightningModule):
@@ -332,10 +338,8 @@ class LiftingModule(pl.LightningModule):
         # mean bone lengths, true and predicted (mm), by the joint each bone ends at
         skeleton = skeleton_for(self.num_joints)
         names = [n for n, p in zip(skeleton.names, skeleton.parents, strict=True) if p >= 0]
-        bones = {k: v.tolist() for k, v in m.bones.compute().items()}
-        res["bones"] = {n: {k: bones[k][i] for k in bones} for i, n in enumerate(names)}
-        joints = {k: v.tolist() for k, v in m.joints.compute().items()}  # mean error per joint (mm)
-        res["joints"] = {n: {k: joints[k][i] for k in joints} for i, n in enumerate(skeleton.names)}
+        res["bones"] = _by_name(m.bones.compute(), names)
+        res["joints"] = _by_name(m.joints.compute(), skeleton.names)  # mean error per joint (mm)
         self.test_results = res
 
     # ---------------------------------------------------------------- optimizers

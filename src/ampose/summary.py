@@ -84,9 +84,10 @@ def _curve(metrics: dict, run_dir: Path | None = None, key: str = "mpjpe_action"
         value = _number(entry.get(key))
         if value is not None:
             out[int(entry["epoch"])] = value
-    logs = [f for f in (run_dir / "csv" / "metrics.csv", run_dir / "train_metrics.csv") if f.is_file()] if run_dir else []
-    if not out and logs:
-        with logs[0].open(newline="") as f:
+    log = None if out or run_dir is None else next(
+        (f for f in (run_dir / "csv" / "metrics.csv", run_dir / "train_metrics.csv") if f.is_file()), None)
+    if log is not None:
+        with log.open(newline="") as f:
             for row in csv.DictReader(f):
                 value, epoch = _number(row.get(f"val/{key}")), _number(row.get("epoch"))
                 if value is not None and epoch is not None:
