@@ -71,8 +71,18 @@ def test_experiments_compose(compose_train, name):
         assert optimizer["optimizer"].defaults["betas"] == (0.9, 0.98)
         assert type(optimizer["lr_scheduler"]["scheduler"]).__name__ == "ExponentialLR"
         assert cfg.trainer.max_epochs == 8
+    if name == "virtual_bodies":
+        assert cfg.data.virtual_bodies == 1 and cfg.data.bodies_spread == 0.07 and cfg.trainer.max_epochs == 4
     if name == "h36m_to_3dhp":
         assert cfg.test_data.dataset == "mpi_3dhp" and cfg.test_data.num_joints == cfg.data.num_joints
+
+
+def test_row_of_record_recipe_composes_in_order(compose_train):
+    """virtual_bodies goes last: its 4 epochs replace fast_h36m's 8, the rest of fast_h36m stays."""
+    cfg = compose_train("experiment=[h36m_gt17,fast_h36m,virtual_bodies]", "data.root=/nonexistent", shrink=False)
+    assert (cfg.data.keypoints, cfg.data.num_joints, cfg.data.virtual_bodies) == ("gt", 17, 1)
+    assert cfg.trainer.max_epochs == 4 and list(cfg.model.optimizer.betas) == [0.9, 0.98]
+    assert cfg.model.compile and cfg.data.gpu_resident
 
 
 def test_sweep_and_eval_compose(compose_train):
