@@ -281,6 +281,15 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
                         + more + ["trainer.max_epochs=3"]))
         out += paper_protocol(f"gt17_5subjects_fast_h36m_{tag}_spread0.07_3ep_s42", chosen("h36m_gt17", data)
                               + more + ["trainer.max_epochs=3", "seed=42"])
+    # Queued for session 12: the 3DHP row (cross-dataset, paper Table 3) is still session 1's
+    # 54-mm model. The row of record's seed-42 run again (its checkpoint stayed on session 11's
+    # machine), then its last weights on MPI-INF-3DHP outdoor (TS5-TS6, `--dhp`, the npz that
+    # `ampose-data import-3dhp` writes), with and without flip TTA.
+    dhp_root, dhp_file = os.path.split(os.path.abspath(dhp))
+    for suffix, flip in (("", []), ("_flip", ["flip_test=true"])):
+        out.append(dict(name=f"gt17_5subjects_fast_h36m_bodies1_spread0.07_4ep_s42_3dhp{suffix}",
+                        eval="gt17_5subjects_fast_h36m_bodies1_spread0.07_4ep_s42", ckpt="last",
+                        args=["data=mpi_3dhp", f"data.root={dhp_root}", f"data.test_file={dhp_file}", *flip]))
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
