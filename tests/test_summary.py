@@ -189,3 +189,31 @@ def test_runs_written_before_val_curve_read_their_csv_log(tmp_path):
     assert runs["old"].curve == {0: 50.0, 1: 43.0}
     assert runs["copy"].curve == {0: 60.0, 1: 43.0} and runs["copy"].overrides == {"data.val_subjects": "[S7]"}
     assert runs["new"].curve == {0: 48.0}
+
+
+def test_equal_compute_lines_a_body_epoch_up_with_two_plain_ones(tmp_path, capsys):
+    """One virtual copy doubles an epoch's cost: its epoch k sits at plain epoch 2k. Two views and
+    one body make it four times; they are read from the composed config when the run has one (an
+    experiment config, not an override, may have set them)."""
+    plain = _run(tmp_path, "plain", ["data.val_subjects=[S8]"], p1=45.0, val=43.0, curve=[54.0, 43.0, 44.0, 45.0])
+    _run(tmp_path, "bodies_s8", ["data.val_subjects=[S8]", "data.virtual_bodies=1"], p1=44.0, val=41.0,
+         curve=[42.0, 41.0])
+    _run(tmp_path, "bodies_s7", ["data.val_subjects=[S7]", "data.virtual_bodies=1"], p1=44.0, val=33.0,
+         curve=[40.0, 34.0, 33.0])
+    mixed = _run(tmp_path, "mixed", ["experiment=[h36m_gt17,virtual_bodies]", "data.virtual_views=2"], p1=40.0,
+                 val=30.0, curve=[36.0, 31.0])
+    (mixed / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"data": {"virtual_views": 2, "virtual_bodies": 1}}))
+    runs = {r.path.name: r for r in find_runs(tmp_path)}
+    assert (runs["plain"].copies, runs["bodies_s8"].copies, runs["mixed"].copies) == (1, 2, 4)
+    assert runs["bodies_s7"].compute_curve() == {1: 40.0, 3: 34.0, 5: 33.0}
+    assert runs["mixed"].compute_curve() == {3: 36.0, 7: 31.0}
+    assert runs["plain"].compute_curve() == runs["plain"].curve
+    # the two bodies folds at the compute both reached (2 and 4 plain epochs): by hand 41.0, 37.5
+    rows = summarise([runs["bodies_s8"], runs["bodies_s7"]], over=["seed", "data.val_subjects"])
+    assert mean_curve(rows[0].runs, by=["data.val_subjects"], equal_compute=True) == pytest.approx({1: 41.0, 3: 37.5})
+    assert mean_curve(rows[0].runs, by=["data.val_subjects"]) == pytest.approx({0: 41.0, 1: 37.5})  # per own epoch
+    table = curves_markdown(rows, by=["data.val_subjects"], equal_compute=True).splitlines()
+    assert table[0].startswith("| run | n | best epoch | mean at best | mean at last | 1 | 2 | 3 | 4 |")
+    assert table[2].endswith("| 2 | 4 | 37.5 | 37.5 |  | 41.0 |  | 37.5 |")
+    main([str(plain.parent), "--over", "seed,data.val_subjects", "--curves", "--equal-compute"])
+    assert "per plain epoch paid for" in capsys.readouterr().out

@@ -26,6 +26,13 @@ seeds of each fold averaged first, so every fold weighs the same):
     ampose-summary experiments/h36m_recipe/runs --over seed,data.val_subjects --curves   # the runs of record
 
 A run whose metrics.json has no curve (written before session 8) gets it from its CSV log.
+
+Runs whose epochs differ in size (``data.virtual_bodies`` / ``data.virtual_views`` add copies of
+every training sequence) compare at equal compute with ``--equal-compute``: each curve is then
+indexed by the epochs of the real training samples its run has paid for (one virtual copy: its
+first epoch counts as 2), so a body-epoch k lines up with a plain epoch 2k:
+
+    ampose-summary experiments/h36m_recipe/runs --over seed,data.val_subjects,trainer.max_epochs --curves --equal-compute
 """
 
 from __future__ import annotations
@@ -65,6 +72,11 @@ class Run:
     values: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     curve: dict[int, float] = field(default_factory=dict)  # epoch (0-based) -> validation MPJPE
+    copies: int = 1  # the real training samples and their virtual copies: an epoch's cost in plain epochs
+
+    def compute_curve(self) -> dict[int, float]:
+        """The curve indexed by the plain epochs paid for (0-based): epoch e -> (e + 1) * copies - 1."""
+        return {(e + 1) * self.copies - 1: v for e, v in self.curve.items()}
 
 
 def _number(value: Any) -> float | None:
@@ -112,6 +124,18 @@ def _overrides(run_dir: Path) -> dict[str, str]:
     return out
 
 
+def _copies(run_dir: Path, overrides: dict[str, str]) -> int:
+    """1 + the virtual copies of every training sequence (views and bodies): from the run's composed
+    config (``.hydra/config.yaml``, which sees what an experiment config set), else its overrides
+    (the experiments' copies keep only those)."""
+    config = run_dir / ".hydra" / "config.yaml"
+    if config.is_file():
+        data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
+    else:
+        data = {k[len("data."):]: v for k, v in overrides.items() if k.startswith("data.")}
+    return 1 + sum(int(_number(data.get(k)) or 0) for k in ("virtual_views", "virtual_bodies"))
+
+
 def _values(metrics: dict) -> dict[str, float]:
     test, logged = metrics.get("test_results") or {}, metrics.get("logged") or {}
     out = {}
@@ -140,7 +164,9 @@ def find_runs(root: str | Path) -> list[Run]:
         except json.JSONDecodeError:
             runs.append(Run(run_dir, _overrides(run_dir), error="unreadable metrics.json"))
             continue
-        runs.append(Run(run_dir, _overrides(run_dir), _values(metrics), curve=_curve(metrics, run_dir)))
+        overrides = _overrides(run_dir)
+        runs.append(Run(run_dir, overrides, _values(metrics), curve=_curve(metrics, run_dir),
+                        copies=_copies(run_dir, overrides)))
     return runs
 
 
@@ -204,21 +230,24 @@ def _mean_over_epochs(curves: Sequence[dict[int, float]]) -> dict[int, float]:
     return {e: sum(c[e] for c in curves) / len(curves) for e in epochs}
 
 
-def mean_curve(runs: Sequence[Run], by: Sequence[str] = ()) -> dict[int, float]:
+def mean_curve(runs: Sequence[Run], by: Sequence[str] = (), equal_compute: bool = False) -> dict[int, float]:
     """Per epoch, the mean validation MPJPE of the runs. With ``by`` (e.g. the held-out subjects'
     key), the runs are first averaged within each value of those keys (the seeds of one fold), then
-    the folds alike, so a fold with more seeds does not weigh more."""
+    the folds alike, so a fold with more seeds does not weigh more. ``equal_compute``: per plain
+    epoch paid for (``Run.compute_curve``), at the points every curve has."""
     groups: dict[tuple, list[dict[int, float]]] = {}
     for r in _with_curves(runs):
-        groups.setdefault(tuple(r.overrides.get(k) for k in by), []).append(r.curve)
+        groups.setdefault(tuple(r.overrides.get(k) for k in by), []).append(
+            r.compute_curve() if equal_compute else r.curve)
     return _mean_over_epochs([_mean_over_epochs(g) for g in groups.values()])
 
 
-def curves_markdown(rows: Sequence[Row], by: Sequence[str] = ()) -> str:
+def curves_markdown(rows: Sequence[Row], by: Sequence[str] = (), equal_compute: bool = False) -> str:
     """One line per row: runs averaged, the epoch (1-based) where the mean curve is lowest, its
-    value and the last epoch's, then the mean curve itself (``by``: see ``mean_curve``)."""
-    means = {r.name: mean_curve(r.runs, by) for r in rows}
-    width = max((len(m) for m in means.values()), default=0)
+    value and the last epoch's, then the mean curve itself (``by``, ``equal_compute``: see
+    ``mean_curve``; a blank cell is an epoch that not every run reached)."""
+    means = {r.name: mean_curve(r.runs, by, equal_compute) for r in rows}
+    width = max((max(m) + 1 for m in means.values() if m), default=0)
     head = ["run", "n", "best epoch", "mean at best", "mean at last", *(str(e + 1) for e in range(width))]
     body = []
     for r in rows:
@@ -302,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--curves", action="store_true",
                    help="also print each row's validation curve averaged over its runs (action-wise "
                         "MPJPE per epoch) and the epoch where that mean is lowest: a training length chosen on folds")
+    p.add_argument("--equal-compute", action="store_true",
+                   help="with --curves: index the curves by the epochs of real training samples paid for, so "
+                        "runs with virtual copies (data.virtual_bodies/views) line up with plain ones")
     args = p.parse_args(argv)
     try:
         runs = find_runs(args.root)
@@ -317,8 +349,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.curves:
         folds = [k for k in over if k != "seed"]
         within = f"the seeds of each {', '.join(folds)} first, then those" if folds else "each row's runs"
-        print(f"\nvalidation MPJPE (action-wise, mm) per epoch, mean over {within}:\n")
-        print(curves_markdown(rows, by=folds))
+        per = "plain epoch paid for (a virtual copy doubles an epoch's cost)" if args.equal_compute else "epoch"
+        print(f"\nvalidation MPJPE (action-wise, mm) per {per}, mean over {within}:\n")
+        print(curves_markdown(rows, by=folds, equal_compute=args.equal_compute))
     for r in rows:
         for run in r.runs:
             if run.error:
