@@ -12,7 +12,14 @@ from ampose.data.arrays import DataError
 from ampose.data.datamodule import PoseDataModule
 from ampose.data.skeleton import H36M17
 from ampose.data.synthetic import write_synthetic
-from ampose.data.views import body_scales, rebodied_positions, rescale_bones, rotate_about_vertical, turned_positions
+from ampose.data.views import (
+    body_scales,
+    rebodied_positions,
+    rescale_bones,
+    rotate_about_vertical,
+    shifted_detections,
+    turned_positions,
+)
 
 TRAIN = ["S1", "S5"]
 
@@ -141,8 +148,40 @@ def test_virtual_bodies_through_the_loader(synth_dir):
     np.testing.assert_allclose(same.pose3d, real.pose3d, atol=1e-5)
     with_views = h36m.load_h36m(synth_dir, TRAIN, virtual_views=1, virtual_bodies=1, bodies_spread=0.2, views_seed=5)
     np.testing.assert_array_equal(with_views.pose3d[2 * len(real):], new.pose3d)
-    with pytest.raises(DataError, match="keypoints=gt"):
-        h36m.load_h36m(synth_dir, TRAIN, keypoints="sh", virtual_bodies=1)
+    with pytest.raises(DataError, match="virtual_views needs ground-truth 2D"):
+        h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", virtual_views=1)
+
+
+def test_shifted_detections_carry_each_frames_error_to_the_new_body():
+    """By hand: a 16-joint detection = its ground truth + an error; moving the ground truth by a
+    known amount moves the detection by the same amount and keeps the error."""
+    rng = np.random.default_rng(0)
+    b = rng.normal(size=(5, 17, 2)).astype(np.float32)
+    delta = rng.normal(size=(5, 17, 2)).astype(np.float32)
+    error = rng.normal(size=(6, 16, 2)).astype(np.float32)  # one frame longer than the mocap
+    keep = [i for i in range(17) if i != 9]  # 16 joints: no Neck/Nose
+    det = np.concatenate([b[:, keep], np.zeros((1, 16, 2), np.float32)]) + error
+    before = {"S1": {"Walking": [b, b, b, b], "Eating": [b, b, b, b]}}
+    after = {"S1": {"Walking": [b + delta] * 4, "Eating": [b + delta] * 4}}
+    out = shifted_detections({"S1": {"Walking": [det, None, det, det]}}, before, after)
+    assert list(out["S1"]) == ["Walking"]  # no detections for Eating: left out, as in the real file
+    assert out["S1"]["Walking"][1] is None and out["S1"]["Walking"][0].shape == (5, 16, 2)
+    np.testing.assert_allclose(out["S1"]["Walking"][0], (b + delta)[:, keep] + error[:5], atol=1e-6)
+
+
+def test_virtual_bodies_with_detections_keep_each_frames_detection_error(synth_dir):
+    """keypoints=cpn: a new body's 2D minus its ground-truth projection is the real frame's
+    detection error, exactly (same camera, same frame), and its 3D is the GT run's new body."""
+    kw = dict(virtual_bodies=1, bodies_spread=0.2, views_seed=3)
+    real_det, real_gt = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn"), h36m.load_h36m(synth_dir, TRAIN)
+    n = len(real_det)
+    det = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", **kw).subset(slice(n, None))
+    gt = h36m.load_h36m(synth_dir, TRAIN, **kw).subset(slice(n, None))
+    assert len(det) == len(gt) == n
+    np.testing.assert_allclose(det.pose3d, gt.pose3d, atol=1e-6)
+    np.testing.assert_allclose(det.pose2d - gt.pose2d, real_det.pose2d - real_gt.pose2d, atol=1e-4)
+    assert np.abs(real_det.pose2d - real_gt.pose2d).mean() > 1e-3  # there is an error to carry
+    assert np.abs(det.pose2d - real_det.pose2d).mean() > 1e-3  # and the body did move
 
 
 def test_datamodule_adds_bodies_and_checks_its_settings(synth_dir):
@@ -151,8 +190,11 @@ def test_datamodule_adds_bodies_and_checks_its_settings(synth_dir):
     dm.setup("fit")
     plain = h36m.load_h36m(synth_dir, TRAIN)
     assert len(dm.data_train) == 3 * len(plain) and len(dm.data_val) < len(dm.data_train)
-    with pytest.raises(DataError, match="virtual_bodies needs ground-truth 2D"):
-        PoseDataModule(dataset="h36m", root=synth_dir, keypoints="sh", virtual_bodies=1)
+    PoseDataModule(dataset="h36m", root=synth_dir, keypoints="sh", virtual_bodies=1)  # detections move too
+    with pytest.raises(DataError, match="virtual_views needs ground-truth 2D"):
+        PoseDataModule(dataset="h36m", root=synth_dir, keypoints="sh", virtual_views=1)
+    with pytest.raises(DataError, match="virtual_bodies needs Human3.6M-style motion capture"):
+        PoseDataModule(dataset="mpi_3dhp", root=synth_dir, virtual_bodies=1)
     with pytest.raises(DataError, match="virtual_bodies must be >= 0"):
         PoseDataModule(dataset="synthetic", root=synth_dir, virtual_bodies=-1)
     with pytest.raises(DataError, match="bodies_spread"):

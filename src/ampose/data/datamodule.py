@@ -197,7 +197,8 @@ class PoseDataModule(pl.LightningDataModule):
             camera; ampose.data.views). Ground-truth 2D only; 0 = off.
         virtual_bodies: add this many copies of every training sequence with new bone lengths
             (each bone scaled by a factor in [1/(1+bodies_spread), 1+bodies_spread], the same on
-            both sides, projected through the same camera; ampose.data.views). GT 2D only; 0 = off.
+            both sides, projected through the same camera; ampose.data.views). With detections,
+            each frame's detection moves with its ground-truth projection; 0 = off.
         gpu_resident: keep tensors on the trainer's device and sample batches there.
         file_3d: the 3D file's name in root.
         test_file: 3DHP test npz (name in root or path); None -> the first of MPI_FILES present.
@@ -247,10 +248,13 @@ class PoseDataModule(pl.LightningDataModule):
         for name, copies in (("virtual_views", virtual_views), ("virtual_bodies", virtual_bodies)):
             if int(copies) < 0:
                 raise DataError(f"{name} must be >= 0, got {copies}")
-            if copies and (keypoints != "gt" or dataset not in ("h36m", "synthetic")):
-                raise DataError(f"{name} needs ground-truth 2D of Human3.6M-style data (keypoints=gt), "
-                                f"got dataset={dataset!r} keypoints={keypoints!r}: detections cannot be re-made "
-                                f"for a moved body")  # said here, at configuration, not at the first load
+            # said here, at configuration, not at the first load
+            if copies and dataset not in ("h36m", "synthetic"):
+                raise DataError(f"{name} needs Human3.6M-style motion capture (dataset=h36m or synthetic), "
+                                f"got dataset={dataset!r}")
+            if copies and name == "virtual_views" and keypoints != "gt":
+                raise DataError(f"virtual_views needs ground-truth 2D (keypoints=gt), got keypoints={keypoints!r}: "
+                                f"a turned body changes what the detector would have seen")
         if not 0.0 <= float(bodies_spread) < 1.0:
             raise DataError(f"bodies_spread must be in [0, 1), got {bodies_spread}")
         self.virtual_views = int(virtual_views)

@@ -268,17 +268,29 @@ def load_h36m(
     their angles drawn from `views_seed`; the copies follow the real samples.
     virtual_bodies: add that many copies of every sequence with new bone lengths (each bone scaled
     by up to 1 + `bodies_spread`; ampose.data.views), drawn from `views_seed`, after any views.
+    With detections, a new body's 2D is the frame's detection moved with its ground-truth
+    projection (views.shifted_detections).
     """
-    if (virtual_views or virtual_bodies) and keypoints != "gt":
-        raise DataError(f"virtual_views and virtual_bodies need ground-truth 2D (keypoints=gt), got "
-                        f"keypoints={keypoints!r}: detections cannot be re-made for a moved body")
+    if virtual_views and keypoints != "gt":
+        raise DataError(f"virtual_views needs ground-truth 2D (keypoints=gt), got keypoints={keypoints!r}: "
+                        f"a turned body changes what the detector would have seen")
     positions_3d = read_3d(Path(root) / file_3d)
     path_2d = keypoints_path(root, keypoints)
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
     positions_2d = gt_2d(wanted) if path_2d is None else read_2d(path_2d, num_joints)
     parts = [build_samples(positions_3d, positions_2d, subjects, num_joints, stride)]
     if virtual_views or virtual_bodies:
-        from ampose.data.views import rebodied_positions, turned_positions
+        from ampose.data.views import rebodied_positions, shifted_detections, turned_positions
+
+        dets = before = None
+        if keypoints != "gt":  # detections: each frame's detection moves with its ground truth
+            dets = {s: {a: [None if d is None else d[: len(positions_3d[s][a])][::stride] for d in views]
+                        for a, views in positions_2d[s].items() if a in positions_3d[s]}
+                    for s in wanted if s in positions_2d}
+            before = gt_2d({s: {a: x[::stride] for a, x in positions_3d[s].items()} for s in wanted})
+
+        def two_d(moved: Positions3D) -> Positions2D:
+            return gt_2d(moved) if dets is None else shifted_detections(dets, before, gt_2d(moved))
 
         # Each kind of copy draws from its own stream, so adding views does not shift the bodies.
         copies = (("turned views", virtual_views, np.random.default_rng(views_seed),
@@ -288,7 +300,7 @@ def load_h36m(
         for what, count, rng, make in copies:
             for _ in range(count):
                 moved = make(rng)
-                parts.append(build_samples(moved, gt_2d(moved), subjects, num_joints))
+                parts.append(build_samples(moved, two_d(moved), subjects, num_joints))
             if count:
                 log.info("virtual %s: %d samples added to %d real ones", what,
                          sum(len(p) for p in parts[-count:]), len(parts[0]))

@@ -1,5 +1,5 @@
 """Virtual views and virtual bodies: more viewpoints and body proportions from the same motion
-capture (GT-2D training only).
+capture.
 
 With ground-truth 2D, every training sample is a world pose seen by one of four fixed cameras,
 and a lifting network learns those four viewpoints of five people. Turning each world pose about
@@ -13,14 +13,18 @@ Virtual bodies answer another gap: Human3.6M trains on five skeletons (two of th
 both test subjects), so a network can learn five sets of bone lengths rather than read them
 from the 2D. Each copied sequence gets a new body: every bone's length scaled by its own factor
 (the same on the left and right), joint positions rebuilt down the kinematic tree from the
-unmoved root, then projected through the same camera (``virtual_bodies=K``).
+unmoved root, then projected through the same camera (``virtual_bodies=K``). With detected 2D
+(``keypoints=sh``, ``cpn``, ...) a new body gets each frame's real detection moved by as much as
+that frame's ground-truth projection moved (``shifted_detections``): the detector's error on the
+frame, which is what the network must learn to see through, carries over to the new body. A
+turned view changes what the detector would have seen, so views stay with ground-truth 2D.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ampose.data.skeleton import H36M17, Skeleton
+from ampose.data.skeleton import H36M17, H36M17_TO_16, Skeleton
 
 
 def rotate_about_vertical(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
@@ -73,3 +77,29 @@ def rebodied_positions(
         s: {a: rescale_bones(x[::stride].astype(np.float64), body_scales(rng, spread)) for a, x in positions_3d[s].items()}
         for s in subjects
     }
+
+
+def shifted_detections(detections: dict, before: dict, after: dict) -> dict:
+    """Detections for moved bodies: per subject, action and camera, the detected 2D plus how the
+    ground-truth projection moved (``after - before``, 17 joints; taken to the detections' 16 when
+    they have 16), over the frames all three have. All three must be at the same frame stride. A
+    camera without detections (None) stays None; an action without them is left out."""
+    out: dict = {}
+    for subject, actions in after.items():
+        out[subject] = {}
+        for action, moved in actions.items():
+            dets = detections.get(subject, {}).get(action)
+            if dets is None:
+                continue
+            views = []
+            for det, b, a in zip(dets, before[subject][action], moved):
+                if det is None:
+                    views.append(None)
+                    continue
+                t = min(len(det), len(a), len(b))
+                delta = a[:t] - b[:t]
+                if det.shape[1] == 16 and delta.shape[1] == 17:
+                    delta = delta[:, list(H36M17_TO_16)]
+                views.append((det[:t] + delta).astype(np.float32))
+            out[subject][action] = views
+    return out
