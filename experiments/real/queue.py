@@ -290,6 +290,15 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
         out.append(dict(name=f"gt17_5subjects_fast_h36m_bodies1_spread0.07_4ep_s42_3dhp{suffix}",
                         eval="gt17_5subjects_fast_h36m_bodies1_spread0.07_4ep_s42", ckpt="last",
                         args=["data=mpi_3dhp", f"data.root={dhp_root}", f"data.test_file={dhp_file}", *flip]))
+    # Queued for session 12, after the GT jobs above: virtual bodies on the detections (new in
+    # session 11: each frame's detection moves with its ground-truth projection). Judged on S8
+    # against the scratch fold (sh16_s8_fast_h36m: 63.5 mm at its best of 8 epochs); the five-
+    # subject rows (seeds of the rows of record) recorded in the same call either way.
+    sh_bodies = ["data.virtual_bodies=1", "data.bodies_spread=0.07", "trainer.max_epochs=4"]
+    out.append(dict(name="sh16_s8_fast_h36m_bodies1_spread0.07_4ep", args=chosen("h36m_sh16", sh_data) + honest + sh_bodies))
+    for seed in (42, 2):
+        out += paper_protocol(f"sh16_5subjects_fast_h36m_bodies1_spread0.07_4ep_s{seed}", chosen("h36m_sh16", sh_data)
+                              + sh_bodies + [f"seed={seed}"])
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
