@@ -26,6 +26,7 @@ from ampose.data import h36m
 from ampose.data.arrays import DataError, PoseArrays
 from ampose.data.skeleton import Skeleton, skeleton_for
 from ampose.data.transforms import flip_where
+from ampose.data.views import check_views_keypoints
 from ampose.distributed import eval_sampler
 
 log = logging.getLogger(__name__)
@@ -252,9 +253,7 @@ class PoseDataModule(pl.LightningDataModule):
             if copies and dataset not in ("h36m", "synthetic"):
                 raise DataError(f"{name} needs Human3.6M-style motion capture (dataset=h36m or synthetic), "
                                 f"got dataset={dataset!r}")
-            if copies and name == "virtual_views" and keypoints != "gt":
-                raise DataError(f"virtual_views needs ground-truth 2D (keypoints=gt), got keypoints={keypoints!r}: "
-                                f"a turned body changes what the detector would have seen")
+        check_views_keypoints(int(virtual_views), keypoints)
         if not 0.0 <= float(bodies_spread) < 1.0:
             raise DataError(f"bodies_spread must be in [0, 1), got {bodies_spread}")
         self.virtual_views = int(virtual_views)

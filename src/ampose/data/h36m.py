@@ -20,6 +20,7 @@ from ampose.data.arrays import (
 )
 from ampose.data.cameras import CAMERA_IDS, h36m_cameras
 from ampose.data.skeleton import H36M17, H36M16, H36M17_TO_16, H36M32_TO_17
+from ampose.data.views import check_views_keypoints, rebodied_positions, shifted_detections, turned_positions
 
 log = logging.getLogger(__name__)
 
@@ -271,17 +272,13 @@ def load_h36m(
     With detections, a new body's 2D is the frame's detection moved with its ground-truth
     projection (views.shifted_detections).
     """
-    if virtual_views and keypoints != "gt":
-        raise DataError(f"virtual_views needs ground-truth 2D (keypoints=gt), got keypoints={keypoints!r}: "
-                        f"a turned body changes what the detector would have seen")
+    check_views_keypoints(virtual_views, keypoints)
     positions_3d = read_3d(Path(root) / file_3d)
     path_2d = keypoints_path(root, keypoints)
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
     positions_2d = gt_2d(wanted) if path_2d is None else read_2d(path_2d, num_joints)
     parts = [build_samples(positions_3d, positions_2d, subjects, num_joints, stride)]
     if virtual_views or virtual_bodies:
-        from ampose.data.views import rebodied_positions, shifted_detections, turned_positions
-
         dets = before = None
         if keypoints != "gt":  # detections: each frame's detection moves with its ground truth
             dets = {s: {a: [None if d is None else d[: len(positions_3d[s][a])][::stride] for d in views]

@@ -24,7 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ampose.data.arrays import DataError
 from ampose.data.skeleton import H36M17, H36M17_TO_16, Skeleton
+
+
+def check_views_keypoints(virtual_views: int, keypoints: str) -> None:
+    """Turned views need ground-truth 2D: no detector saw the turned body (bodies take detections)."""
+    if virtual_views and keypoints != "gt":
+        raise DataError(f"virtual_views needs ground-truth 2D (keypoints=gt), got keypoints={keypoints!r}: "
+                        f"a turned body changes what the detector would have seen")
 
 
 def rotate_about_vertical(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
