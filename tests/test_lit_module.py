@@ -277,3 +277,38 @@ def test_init_weights_takes_the_average_into_both_copies_and_refuses_another_net
     fewer = LiftingModule(net={**NET, "num_joints": 16})
     with pytest.raises(CheckpointError, match=r"num_joints: 17 in the checkpoint, 16 here"):
         init_weights(fewer, path)
+
+
+class _Recorder(torch.nn.Module):
+    """A 'network' that records its input and returns zeros (17 joints)."""
+
+    num_joints = 17
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.detach().clone())
+        return torch.zeros(*x.shape[:-1], 3) + self.w
+
+
+def test_input_noise_jitters_training_inputs_only_with_its_standard_deviation():
+    net = _Recorder()
+    lit = LiftingModule(net, input_noise=0.01, optimizer=None, scheduler=None)
+    x = torch.rand(4096, 17, 2)
+    batch = {"pose2d": x, "pose3d": torch.zeros(4096, 17, 3)}
+    torch.manual_seed(0)
+    lit.training_step(batch, 0)
+    noise = net.seen[-1] - x
+    assert noise.std().item() == pytest.approx(0.01, rel=0.02) and abs(noise.mean().item()) < 1e-3
+    assert torch.equal(batch["pose2d"], x)  # the batch itself is left alone
+    lit.predict_3d(x)
+    assert torch.equal(net.seen[-1], x)  # evaluation sees the 2D as given
+    plain = LiftingModule(_Recorder(), optimizer=None, scheduler=None)
+    plain.training_step(batch, 0)
+    assert torch.equal(plain.net.seen[-1], x)  # default 0: no noise
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="input_noise must be >= 0"):
+            LiftingModule(_Recorder(), input_noise=bad)
