@@ -77,10 +77,11 @@ def test_experiments_compose(compose_train, name):
         assert cfg.test_data.dataset == "mpi_3dhp" and cfg.test_data.num_joints == cfg.data.num_joints
 
 
-def test_row_of_record_recipe_composes_in_order(compose_train):
+@pytest.mark.parametrize("exp, keypoints, joints", [("h36m_gt17", "gt", 17), ("h36m_sh16", "data_2d_h36m_sh.npz", 16)])
+def test_row_of_record_recipe_composes_in_order(compose_train, exp, keypoints, joints):
     """virtual_bodies goes last: its 4 epochs replace fast_h36m's 8, the rest of fast_h36m stays."""
-    cfg = compose_train("experiment=[h36m_gt17,fast_h36m,virtual_bodies]", "data.root=/nonexistent", shrink=False)
-    assert (cfg.data.keypoints, cfg.data.num_joints, cfg.data.virtual_bodies) == ("gt", 17, 1)
+    cfg = compose_train(f"experiment=[{exp},fast_h36m,virtual_bodies]", "data.root=/nonexistent", shrink=False)
+    assert (cfg.data.keypoints, cfg.data.num_joints, cfg.data.virtual_bodies) == (keypoints, joints, 1)
     assert cfg.trainer.max_epochs == 4 and list(cfg.model.optimizer.betas) == [0.9, 0.98]
     assert cfg.model.compile and cfg.data.gpu_resident
 

@@ -28,6 +28,9 @@ def s8_curve(run: Path) -> list[tuple[int, float]]:
 def row(root: Path, name: str, label: str) -> str:
     run = root / name
     res = json.loads((run / "metrics.json").read_text())["test_results"]
+    if (run / "table_3dhp.csv").exists():  # MPI-INF-3DHP: PCK and AUC, not action-wise MPJPE
+        pck = res["pck"]
+        return f"| {label} | PCK {pck['pck']:.1f} | AUC {pck['auc']:.1f} | MPJPE {res['mpjpe']:.1f} | | | | |"
     curve = s8_curve(run)
     if not curve and "eval" in (run / ".hydra" / "hydra.yaml").read_text():  # an evaluation: its training's curve
         ckpt = json.loads((run / "metrics.json").read_text()).get("checkpoint", "")
@@ -43,7 +46,7 @@ def row(root: Path, name: str, label: str) -> str:
 def copy_small(root: Path, name: str, dest: Path) -> None:
     run, out = root / name, dest / "runs" / name
     out.mkdir(parents=True, exist_ok=True)
-    for src, dst in (("table_h36m.csv", "table_h36m.csv"), ("metrics.json", "metrics.json"),
+    for src, dst in (("table_h36m.csv", "table_h36m.csv"), ("table_3dhp.csv", "table_3dhp.csv"), ("metrics.json", "metrics.json"),
                      ("csv/metrics.csv", "train_metrics.csv"), (".hydra/overrides.yaml", "overrides.yaml")):
         if (run / src).exists():
             shutil.copyfile(run / src, out / dst)

@@ -307,6 +307,37 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     for suffix, flip in (("", []), ("_flip", ["flip_test=true"])):
         out.append(dict(name=f"gt16_5subjects_fast_h36m_noise0.01_s42_on_sh{suffix}", eval="gt16_5subjects_fast_h36m_noise0.01_s42",
                         ckpt="last", args=["data.keypoints=data_2d_h36m_sh.npz", *flip]))
+    # Session 12, call 1: two bodies fail S7 (35.4 mm against one body's 33.7) and are rejected.
+    # One body plus one view wins S7 by 2.0 mm (31.7) but its single S8 run (seed 42) is 0.1 mm
+    # above one body's two-seed mean (42.3 against 41.7 / 42.7). Rule, written before this run:
+    # it is adopted if its two-seed S8 mean (seeds 42 and 2, each at its best epoch) is below
+    # one body's 42.2; then its five-subject rows replace the rows of record.
+    out.append(dict(name="s8_fast_h36m_bodies1_views1_spread0.07_3ep_s2", args=chosen("h36m_gt17", data) + honest
+                    + ["data.virtual_bodies=1", "data.virtual_views=1", "data.bodies_spread=0.07",
+                       "trainer.max_epochs=3", "seed=2"]))
+    views_rows = ["data.virtual_bodies=1", "data.virtual_views=1", "data.bodies_spread=0.07", "trainer.max_epochs=3"]
+    for exp, tag, seeds in (("h36m_gt17", "gt17", (2, 1)), ("h36m_gt16", "gt16", (42, 2))):  # gt17 s42: above
+        for seed in seeds:
+            out += paper_protocol(f"{tag}_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s{seed}",
+                                  chosen(exp, data) + views_rows + [f"seed={seed}"])
+    # Session 12, call 2: the SH fold with one body reached 63.0 mm against scratch's 63.5 (one
+    # seed each). Seed 2 of both measures the seed spread beside the five-subject rows.
+    out.append(dict(name="sh16_s8_fast_h36m_s2", args=chosen("h36m_sh16", sh_data) + honest + ["seed=2"]))
+    out.append(dict(name="sh16_s8_fast_h36m_bodies1_spread0.07_4ep_s2", args=chosen("h36m_sh16", sh_data) + honest
+                    + sh_bodies + ["seed=2"]))
+    # Queued for session 13 (not run). The folds disagree on one body + one view by more than
+    # their seed spread (S7 31.7 against 33.7 mm, S8 42.65 against 42.2, two seeds each), and
+    # its five-subject seed-42 row has been seen on S9/S11 (33.4 mm with flip TTA); this tie-break
+    # was set after that reading, and that reading does not enter it. S1, S5 and S6 held out in
+    # turn, seed 42, one body (4 epochs, 8 plain) against one body + one view (3 epochs, 9 plain).
+    # Rule: one body + one view becomes the recipe only if the mean over the five folds of each
+    # run's best held-out MPJPE (S8: the two-seed means) is lower than one body's.
+    for fold in ("S1", "S5", "S6"):
+        held = [f"data.val_subjects=[{fold}]", "test_ckpt=best", "data.bodies_spread=0.07"]
+        out.append(dict(name=f"{fold.lower()}_fast_h36m_bodies1_spread0.07_4ep", args=chosen("h36m_gt17", data) + held
+                        + ["data.virtual_bodies=1", "trainer.max_epochs=4"]))
+        out.append(dict(name=f"{fold.lower()}_fast_h36m_bodies1_views1_spread0.07_3ep", args=chosen("h36m_gt17", data) + held
+                        + ["data.virtual_bodies=1", "data.virtual_views=1", "trainer.max_epochs=3"]))
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
