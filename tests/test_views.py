@@ -18,6 +18,7 @@ from ampose.data.views import (
     rescale_bones,
     rotate_about_vertical,
     shifted_detections,
+    shuffled_errors,
     turned_positions,
 )
 
@@ -199,3 +200,42 @@ def test_datamodule_adds_bodies_and_checks_its_settings(synth_dir):
         PoseDataModule(dataset="synthetic", root=synth_dir, virtual_bodies=-1)
     with pytest.raises(DataError, match="bodies_spread"):
         PoseDataModule(dataset="synthetic", root=synth_dir, virtual_bodies=1, bodies_spread=1.5)
+
+
+def test_shuffled_errors_by_hand():
+    """Three frames, 16-joint detections of 17-joint truth: frame t gets truth[t] plus the error of
+    frame p[t], p the generator's permutation; a missing camera stays missing, the extra frame goes."""
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(3, 17, 2)).astype(np.float32)
+    keep = [i for i in range(17) if i != 9]
+    error = np.stack([np.full((16, 2), k, np.float32) for k in (1.0, 2.0, 3.0, 4.0)])  # frame k: error k+1
+    det = np.concatenate([truth[:, keep], np.zeros((1, 16, 2), np.float32)]) + error
+    out = shuffled_errors({"S1": {"Walking": [det, None]}}, {"S1": {"Walking": [truth, truth], "Eating": [truth] * 2}},
+                          np.random.default_rng(5))
+    p = np.random.default_rng(5).permutation(3)
+    assert list(out["S1"]) == ["Walking"] and out["S1"]["Walking"][1] is None
+    np.testing.assert_allclose(out["S1"]["Walking"][0], truth[:, keep] + error[p], atol=1e-6)
+    assert sorted(out["S1"]["Walking"][0][:, 0, 0] - truth[:, 0, 0]) == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_virtual_errors_through_the_loader(synth_dir):
+    """keypoints=cpn: the copy has the real 3D, and its 2D errors are the real ones permuted within
+    each sequence and camera (same multiset per camera, not the same pairing)."""
+    real_det, real_gt = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn"), h36m.load_h36m(synth_dir, TRAIN)
+    n = len(real_det)
+    both = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", virtual_errors=1, views_seed=3)
+    assert len(both) == 2 * n
+    copy = both.subset(slice(n, None))
+    np.testing.assert_allclose(copy.pose3d, real_det.pose3d, atol=1e-6)
+    err_real, err_copy = real_det.pose2d - real_gt.pose2d, copy.pose2d - real_gt.pose2d
+    for key in set(zip(real_det.subject, real_det.action, real_det.camera)):
+        m = (real_det.subject == key[0]) & (real_det.action == key[1]) & (real_det.camera == key[2])
+        a, b = err_real[m].reshape(m.sum(), -1), err_copy[m].reshape(m.sum(), -1)
+        np.testing.assert_allclose(np.sort(a, axis=0), np.sort(b, axis=0), atol=1e-4)
+    assert np.abs(err_copy - err_real).mean() > 1e-3  # the pairing did change
+    with pytest.raises(DataError, match="virtual_errors needs detected 2D"):
+        h36m.load_h36m(synth_dir, TRAIN, virtual_errors=1)
+    with pytest.raises(DataError, match="virtual_errors needs detected 2D"):
+        PoseDataModule(dataset="synthetic", root=synth_dir, virtual_errors=1)
+    with pytest.raises(DataError, match="virtual_errors must be >= 0"):
+        PoseDataModule(dataset="h36m", root=synth_dir, keypoints="cpn", virtual_errors=-1)

@@ -27,7 +27,7 @@ seeds of each fold averaged first, so every fold weighs the same):
 
 A run whose metrics.json has no curve (written before session 8) gets it from its CSV log.
 
-Runs whose epochs differ in size (``data.virtual_bodies`` / ``data.virtual_views`` add copies of
+Runs whose epochs differ in size (``data.virtual_bodies`` / ``_views`` / ``_errors`` add copies of
 every training sequence) compare at equal compute with ``--equal-compute``: each curve is then
 indexed by the epochs of the real training samples its run has paid for (one virtual copy: its
 first epoch counts as 2), so a body-epoch k lines up with a plain epoch 2k:
@@ -133,7 +133,7 @@ def _copies(run_dir: Path, overrides: dict[str, str]) -> int:
         data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
     else:
         data = {k[len("data."):]: v for k, v in overrides.items() if k.startswith("data.")}
-    return 1 + sum(int(_number(data.get(k)) or 0) for k in ("virtual_views", "virtual_bodies"))
+    return 1 + sum(int(_number(data.get(k)) or 0) for k in ("virtual_views", "virtual_bodies", "virtual_errors"))
 
 
 def _values(metrics: dict) -> dict[str, float]:
@@ -333,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         "MPJPE per epoch) and the epoch where that mean is lowest: a training length chosen on folds")
     p.add_argument("--equal-compute", action="store_true",
                    help="with --curves: index the curves by the epochs of real training samples paid for, so "
-                        "runs with virtual copies (data.virtual_bodies/views) line up with plain ones")
+                        "runs with virtual copies (data.virtual_bodies/views/errors) line up with plain ones")
     args = p.parse_args(argv)
     try:
         runs = find_runs(args.root)

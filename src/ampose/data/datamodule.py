@@ -200,6 +200,9 @@ class PoseDataModule(pl.LightningDataModule):
             (each bone scaled by a factor in [1/(1+bodies_spread), 1+bodies_spread], the same on
             both sides, projected through the same camera; ampose.data.views). With detections,
             each frame's detection moves with its ground-truth projection; 0 = off.
+        virtual_errors: add this many copies of every training sequence whose detection errors
+            are shuffled in time within each sequence and camera (ampose.data.views). Detected
+            2D only; 0 = off.
         gpu_resident: keep tensors on the trainer's device and sample batches there.
         file_3d: the 3D file's name in root.
         test_file: 3DHP test npz (name in root or path); None -> the first of MPI_FILES present.
@@ -224,6 +227,7 @@ class PoseDataModule(pl.LightningDataModule):
         virtual_views: int = 0,
         virtual_bodies: int = 0,
         bodies_spread: float = 0.15,
+        virtual_errors: int = 0,
         batch_size: int = 1024,
         eval_batch_size: int = 4096,
         num_workers: int = 0,
@@ -246,18 +250,20 @@ class PoseDataModule(pl.LightningDataModule):
         self.val_subjects = list(val_subjects) if val_subjects else None
         self.stride, self.eval_stride = int(stride), int(eval_stride)
         self.flip_augment = flip_augment
-        for name, copies in (("virtual_views", virtual_views), ("virtual_bodies", virtual_bodies)):
+        for name, copies in (("virtual_views", virtual_views), ("virtual_bodies", virtual_bodies),
+                             ("virtual_errors", virtual_errors)):
             if int(copies) < 0:
                 raise DataError(f"{name} must be >= 0, got {copies}")
             # said here, at configuration, not at the first load
             if copies and dataset not in ("h36m", "synthetic"):
                 raise DataError(f"{name} needs Human3.6M-style motion capture (dataset=h36m or synthetic), "
                                 f"got dataset={dataset!r}")
-        check_views_keypoints(int(virtual_views), keypoints)
+        check_views_keypoints(int(virtual_views), keypoints, int(virtual_errors))
         if not 0.0 <= float(bodies_spread) < 1.0:
             raise DataError(f"bodies_spread must be in [0, 1), got {bodies_spread}")
         self.virtual_views = int(virtual_views)
         self.virtual_bodies, self.bodies_spread = int(virtual_bodies), float(bodies_spread)
+        self.virtual_errors = int(virtual_errors)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.num_workers, self.pin_memory, self.gpu_resident = num_workers, pin_memory, gpu_resident
         self.file_3d, self.test_file = file_3d, test_file
@@ -309,7 +315,8 @@ class PoseDataModule(pl.LightningDataModule):
         arrays = h36m.load_h36m(self.root, subjects, self.keypoints, self.num_joints, stride, self.file_3d,
                                 self.virtual_views if augment else 0, views_seed=self.synthetic_seed,
                                 virtual_bodies=self.virtual_bodies if augment else 0,
-                                bodies_spread=self.bodies_spread)
+                                bodies_spread=self.bodies_spread,
+                                virtual_errors=self.virtual_errors if augment else 0)
         log.info("%s %s: %d samples", self.dataset, subjects, len(arrays))
         return arrays
 

@@ -20,7 +20,13 @@ from ampose.data.arrays import (
 )
 from ampose.data.cameras import CAMERA_IDS, h36m_cameras
 from ampose.data.skeleton import H36M17, H36M16, H36M17_TO_16, H36M32_TO_17
-from ampose.data.views import check_views_keypoints, rebodied_positions, shifted_detections, turned_positions
+from ampose.data.views import (
+    check_views_keypoints,
+    rebodied_positions,
+    shifted_detections,
+    shuffled_errors,
+    turned_positions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +265,7 @@ def build_samples(
 def load_h36m(
     root: Path | str, subjects: list[str] | tuple[str, ...] = TEST_SUBJECTS, keypoints: str = "gt",
     num_joints: int = 17, stride: int = 1, file_3d: str = FILE_3D, virtual_views: int = 0,
-    views_seed: int = 0, virtual_bodies: int = 0, bodies_spread: float = 0.15,
+    views_seed: int = 0, virtual_bodies: int = 0, bodies_spread: float = 0.15, virtual_errors: int = 0,
 ) -> PoseArrays:
     """Samples of `subjects` from the files in `root` (see module docstring).
 
@@ -271,33 +277,38 @@ def load_h36m(
     by up to 1 + `bodies_spread`; ampose.data.views), drawn from `views_seed`, after any views.
     With detections, a new body's 2D is the frame's detection moved with its ground-truth
     projection (views.shifted_detections).
+    virtual_errors: add that many copies of every sequence whose detection errors are shuffled in
+    time within each sequence and camera (views.shuffled_errors; detections only), after any bodies.
     """
-    check_views_keypoints(virtual_views, keypoints)
+    check_views_keypoints(virtual_views, keypoints, virtual_errors)
     positions_3d = read_3d(Path(root) / file_3d)
     path_2d = keypoints_path(root, keypoints)
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
     positions_2d = gt_2d(wanted) if path_2d is None else read_2d(path_2d, num_joints)
     parts = [build_samples(positions_3d, positions_2d, subjects, num_joints, stride)]
-    if virtual_views or virtual_bodies:
+    if virtual_views or virtual_bodies or virtual_errors:
+        strided = {s: {a: x[::stride] for a, x in positions_3d[s].items()} for s in wanted}
         dets = before = None
         if keypoints != "gt":  # detections: each frame's detection moves with its ground truth
             dets = {s: {a: [None if d is None else d[: len(positions_3d[s][a])][::stride] for d in views]
                         for a, views in positions_2d[s].items() if a in positions_3d[s]}
                     for s in wanted if s in positions_2d}
-            before = gt_2d({s: {a: x[::stride] for a, x in positions_3d[s].items()} for s in wanted})
+            before = gt_2d(strided)
 
-        def two_d(moved: Positions3D) -> Positions2D:
-            return gt_2d(moved) if dets is None else shifted_detections(dets, before, gt_2d(moved))
+        def moved(positions: Positions3D) -> tuple[Positions3D, Positions2D]:
+            two_d = gt_2d(positions) if dets is None else shifted_detections(dets, before, gt_2d(positions))
+            return positions, two_d
 
         # Each kind of copy draws from its own stream, so adding views does not shift the bodies.
         copies = (("turned views", virtual_views, np.random.default_rng(views_seed),
-                   lambda rng: turned_positions(positions_3d, list(subjects), rng, stride)),
+                   lambda rng: moved(turned_positions(positions_3d, list(subjects), rng, stride))),
                   ("bodies with new bone lengths", virtual_bodies, np.random.default_rng([views_seed, 1]),
-                   lambda rng: rebodied_positions(positions_3d, list(subjects), rng, stride, bodies_spread)))
+                   lambda rng: moved(rebodied_positions(positions_3d, list(subjects), rng, stride, bodies_spread))),
+                  ("detections with shuffled errors", virtual_errors, np.random.default_rng([views_seed, 2]),
+                   lambda rng: (strided, shuffled_errors(dets, before, rng))))
         for what, count, rng, make in copies:
             for _ in range(count):
-                moved = make(rng)
-                parts.append(build_samples(moved, two_d(moved), subjects, num_joints))
+                parts.append(build_samples(*make(rng), subjects, num_joints))
             if count:
                 log.info("virtual %s: %d samples added to %d real ones", what,
                          sum(len(p) for p in parts[-count:]), len(parts[0]))

@@ -18,6 +18,13 @@ unmoved root, then projected through the same camera (``virtual_bodies=K``). Wit
 that frame's ground-truth projection moved (``shifted_detections``): the detector's error on the
 frame, which is what the network must learn to see through, carries over to the new body. A
 turned view changes what the detector would have seen, so views stay with ground-truth 2D.
+
+Virtual errors are for detections only: a network trained on detected 2D sees each training
+frame with the one error the detector made on it, and can learn that pairing by heart (on
+Human3.6M's Stacked Hourglass detections it stops improving on held-out subjects after about
+three epochs). A copy with shuffled errors keeps every pose and every error of a sequence and
+camera but pairs each frame's ground-truth projection with the detection error of another frame
+of the same sequence and camera (``shuffled_errors``; ``virtual_errors=K``).
 """
 
 from __future__ import annotations
@@ -28,11 +35,15 @@ from ampose.data.arrays import DataError
 from ampose.data.skeleton import H36M17, H36M17_TO_16, Skeleton
 
 
-def check_views_keypoints(virtual_views: int, keypoints: str) -> None:
-    """Turned views need ground-truth 2D: no detector saw the turned body (bodies take detections)."""
+def check_views_keypoints(virtual_views: int, keypoints: str, virtual_errors: int = 0) -> None:
+    """Turned views need ground-truth 2D: no detector saw the turned body (bodies take detections).
+    Shuffled errors need detections: ground truth has no error to shuffle."""
     if virtual_views and keypoints != "gt":
         raise DataError(f"virtual_views needs ground-truth 2D (keypoints=gt), got keypoints={keypoints!r}: "
                         f"a turned body changes what the detector would have seen")
+    if virtual_errors and keypoints == "gt":
+        raise DataError("virtual_errors needs detected 2D (keypoints=sh, cpn or a 2D file), got keypoints='gt': "
+                        "ground-truth 2D has no detection error to shuffle")
 
 
 def rotate_about_vertical(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
@@ -87,27 +98,48 @@ def rebodied_positions(
     }
 
 
+def _per_detection(detections: dict, like: dict, make) -> dict:
+    """``make(det, subject, action, camera)`` for every camera of every sequence of `like` that
+    has detections: a camera without them (None) stays None, an action without them is left out."""
+    out: dict = {}
+    for subject, actions in like.items():
+        out[subject] = {}
+        for action in actions:
+            dets = detections.get(subject, {}).get(action)
+            if dets is not None:
+                out[subject][action] = [None if det is None else make(det, subject, action, c).astype(np.float32)
+                                        for c, det in enumerate(dets)]
+    return out
+
+
+def _truth_like(truth: np.ndarray, det: np.ndarray) -> np.ndarray:
+    """The ground-truth projection in the detection's joints (17 -> 16 when the detector has 16)."""
+    return truth[:, list(H36M17_TO_16)] if det.shape[1] == 16 and truth.shape[1] == 17 else truth
+
+
 def shifted_detections(detections: dict, before: dict, after: dict) -> dict:
     """Detections for moved bodies: per subject, action and camera, the detected 2D plus how the
     ground-truth projection moved (``after - before``, 17 joints; taken to the detections' 16 when
     they have 16), over the frames all three have. All three must be at the same frame stride. A
     camera without detections (None) stays None; an action without them is left out."""
-    out: dict = {}
-    for subject, actions in after.items():
-        out[subject] = {}
-        for action, moved in actions.items():
-            dets = detections.get(subject, {}).get(action)
-            if dets is None:
-                continue
-            views = []
-            for det, b, a in zip(dets, before[subject][action], moved):
-                if det is None:
-                    views.append(None)
-                    continue
-                t = min(len(det), len(a), len(b))
-                delta = a[:t] - b[:t]
-                if det.shape[1] == 16 and delta.shape[1] == 17:
-                    delta = delta[:, list(H36M17_TO_16)]
-                views.append((det[:t] + delta).astype(np.float32))
-            out[subject][action] = views
-    return out
+
+    def moved(det: np.ndarray, subject: str, action: str, camera: int) -> np.ndarray:
+        b, a = before[subject][action][camera], after[subject][action][camera]
+        t = min(len(det), len(a), len(b))
+        return det[:t] + _truth_like(a[:t] - b[:t], det)
+
+    return _per_detection(detections, after, moved)
+
+
+def shuffled_errors(detections: dict, truth: dict, rng: np.random.Generator) -> dict:
+    """Detections of the same bodies with their errors shuffled in time: per subject, action and
+    camera, frame t gets ``truth[t] + (detection[p[t]] - truth[p[t]])`` for a random permutation
+    p of the frames both have (truth: the 17-joint ground-truth projection, same stride). A camera
+    without detections (None) stays None; an action without them is left out."""
+
+    def shuffled(det: np.ndarray, subject: str, action: str, camera: int) -> np.ndarray:
+        t = min(len(det), len(truth[subject][action][camera]))
+        gt = _truth_like(truth[subject][action][camera][:t], det)
+        return gt + (det[:t] - gt)[rng.permutation(t)]
+
+    return _per_detection(detections, truth, shuffled)
