@@ -203,8 +203,10 @@ def test_equal_compute_lines_a_body_epoch_up_with_two_plain_ones(tmp_path, capsy
     mixed = _run(tmp_path, "mixed", ["experiment=[h36m_gt17,virtual_bodies]", "data.virtual_views=2"], p1=40.0,
                  val=30.0, curve=[36.0, 31.0])
     (mixed / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"data": {"virtual_views": 2, "virtual_bodies": 1}}))
+    _run(tmp_path, "errors", ["data.virtual_bodies=1", "data.virtual_errors=1"], p1=60.0, val=60.0, curve=[61.0])
     runs = {r.path.name: r for r in find_runs(tmp_path)}
     assert (runs["plain"].copies, runs["bodies_s8"].copies, runs["mixed"].copies) == (1, 2, 4)
+    assert runs["errors"].copies == 3 and runs["errors"].compute_curve() == {2: 61.0}
     assert runs["bodies_s7"].compute_curve() == {1: 40.0, 3: 34.0, 5: 33.0}
     assert runs["mixed"].compute_curve() == {3: 36.0, 7: 31.0}
     assert runs["plain"].compute_curve() == runs["plain"].curve

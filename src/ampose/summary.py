@@ -125,7 +125,7 @@ def _overrides(run_dir: Path) -> dict[str, str]:
 
 
 def _copies(run_dir: Path, overrides: dict[str, str]) -> int:
-    """1 + the virtual copies of every training sequence (views and bodies): from the run's composed
+    """1 + the virtual copies of every training sequence (views, bodies, errors): from the run's composed
     config (``.hydra/config.yaml``, which sees what an experiment config set), else its overrides
     (the experiments' copies keep only those)."""
     config = run_dir / ".hydra" / "config.yaml"
