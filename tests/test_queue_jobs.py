@@ -17,14 +17,15 @@ QUEUE = Path(__file__).resolve().parents[1] / "experiments" / "real" / "queue.py
 CONF = find_config_dir()
 
 
-def _jobs() -> list[dict]:
+def _queue():
     spec = importlib.util.spec_from_file_location("ampose_real_queue", QUEUE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.jobs("/data/h36m", "/data/h36m_sh", "/data/3dhp.npz", "/data/syn")
+    return module
 
 
-JOBS = _jobs()
+QUEUE_MODULE = _queue()
+JOBS = QUEUE_MODULE.jobs("/data/h36m", "/data/h36m_sh", "/data/3dhp.npz", "/data/syn")
 TRAININGS = [j for j in JOBS if "eval" not in j]
 
 
@@ -32,6 +33,17 @@ def test_job_names_are_unique_and_evaluations_have_their_training():
     names = [j["name"] for j in JOBS]
     assert len(names) == len(set(names))
     assert {j["eval"] for j in JOBS if "eval" in j} <= {j["name"] for j in TRAININGS}
+
+
+def test_plans_name_jobs_of_the_queue_with_their_trainings():
+    """A plan (--plan) is one device call: every name is a job, and an evaluation in a plan has
+    its training in the same plan or in an earlier one."""
+    names, done = {j["name"]: j for j in JOBS}, set()
+    for plan, members in QUEUE_MODULE.PLANS.items():
+        assert set(members) <= set(names), plan
+        for name in members:
+            assert names[name].get("eval", name) in done | set(members), (plan, name)
+        done |= set(members)
 
 
 @pytest.mark.parametrize("job", TRAININGS, ids=[j["name"] for j in TRAININGS])
@@ -71,10 +83,16 @@ def test_the_call_deadline_cuts_the_budget_and_the_results_are_packed(tmp_path):
     import sys
     import time
 
+    done = JOBS[0]["name"]  # a finished job (metrics.json present) is skipped: nothing runs
+    (tmp_path / "outputs" / "real" / done).mkdir(parents=True)
+    (tmp_path / "outputs" / "real" / done / "metrics.json").write_text("{}")
     env = {**os.environ, "AMPOSE_CALL_DEADLINE": str(time.time() + 45)}
-    out = subprocess.run([sys.executable, str(QUEUE), "--data", "/nowhere", "--budget", "1000", "--out", str(tmp_path),
-                          "--only", "no_such_job"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, str(QUEUE), "--data", "/nowhere", "--budget", "1000", "--out", str(tmp_path), "--only"]
+    out = subprocess.run([*cmd, done], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     cut = [line for line in out.stdout.splitlines() if "budget cut to" in line]
     assert cut and 0 < int(cut[0].split("budget cut to ")[1].split()[0]) <= 5
     assert (tmp_path / "results.tar.gz").exists()
+    # a mistyped name is refused before anything runs
+    bad = subprocess.run([*cmd, "no_such_job"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no such jobs: no_such_job" in bad.stderr

@@ -13,6 +13,7 @@ stays warm). Small results (tables, metrics, configs, CSV logs) are packed into
 OUT/results.tar.gz after every call.
 
     PYTHONPATH=src python experiments/real/queue.py --data DIR --sh-data DIR --budget 540 --out $OUT [--only a,b] [--workers 4]
+    ... --plan s13_folds          # a named list of jobs (PLANS)
 """
 
 from __future__ import annotations
@@ -27,6 +28,22 @@ from pathlib import Path
 
 ROOT = Path("outputs/real")
 EMA = 0.999  # the fast mode's weight-average decay (session 4)
+
+# The next session's calls by name (--plan), each sized for one call on two H200s (--workers 4
+# --gpus 2); a plan's order is the queue's. "s13_views_rows" runs only if "s13_folds" adopts
+# one body + one view (its rule is written beside the jobs below).
+PLANS = {
+    "s13_folds": [f"{fold}_fast_h36m_{tag}" for fold in ("s1", "s5", "s6")
+                  for tag in ("bodies1_spread0.07_4ep", "bodies1_views1_spread0.07_3ep")],
+    "s13_views_rows": [f"{name}{flip}" for name in
+                       ("gt17_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s2",
+                        "gt17_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s1",
+                        "gt16_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s42",
+                        "gt16_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s2") for flip in ("", "_flip")],
+    "s13_sh_errors": [f"sh16_s8_fast_h36m_bodies1_errors1_spread0.07_3ep_s{seed}" for seed in (42, 2)],
+    "s13_sh_errors_rows": [f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s{seed}{flip}"
+                           for seed in (42, 2) for flip in ("", "_flip")],
+}
 
 
 def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
@@ -437,6 +454,7 @@ def main() -> None:
     p.add_argument("--gpus", type=int, default=1, help="spread the workers over this many GPUs")
     p.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     p.add_argument("--only", default=None, help="comma-separated job names")
+    p.add_argument("--plan", default=None, choices=sorted(PLANS), help="a named list of jobs (PLANS)")
     p.add_argument("--extra", default="", help="overrides appended to every training job (smoke tests)")
     args = p.parse_args()
     deadline = time.time() + args.budget
@@ -447,8 +465,12 @@ def main() -> None:
         deadline = call_deadline - 40
         print(f"[queue] budget cut to {deadline - time.time():.0f} s by the call's deadline", flush=True)
     todo = jobs(args.data, args.sh_data or args.data, args.dhp, args.syn)
-    if args.only:
-        todo = [j for j in todo if j["name"] in args.only.split(",")]
+    wanted = (args.only.split(",") if args.only else []) + PLANS.get(args.plan, [])
+    if wanted:
+        unknown = sorted(set(wanted) - {j["name"] for j in todo})
+        if unknown:
+            p.error(f"no such jobs: {', '.join(unknown)}")
+        todo = [j for j in todo if j["name"] in wanted]
     for job in todo:
         if "eval" not in job:
             job["args"] = job["args"] + args.extra.split()
