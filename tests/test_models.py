@@ -3,6 +3,7 @@ import torch
 
 from ampose.data.skeleton import group_adjacency, skeleton_for
 from ampose.models import BLOCKS, AMPose, MartinezMLP, PureGCN, PureTransformer, count_parameters
+from ampose.models.attention import DropPath
 from ampose.models.graph import GraphConv
 
 ALL_VARIANTS = [*BLOCKS, None]
@@ -121,7 +122,7 @@ def test_overfits_tiny_batch(factory):
     "kwargs, message",
     [({"depth": 0}, "depth"), ({"dim": -4}, "width"), ({"block": "resnet"}, "unknown GCN block"),
      ({"num_joints": 15}, "num_joints"), ({"dim": 30, "num_heads": 8}, "divisible"),
-     ({"block": None, "attention": False}, "no layers")],
+     ({"block": None, "attention": False}, "no layers"), ({"drop_path": 1.0}, "drop_path")],
 )
 def test_bad_config_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -131,3 +132,31 @@ def test_bad_config_values(kwargs, message):
 def test_wrong_input_joint_count():
     with pytest.raises(ValueError, match=r"expected input \(B, 17, 2\)"):
         AMPose(17, dim=16, depth=1, num_heads=2)(torch.randn(2, 16, 2))
+
+
+def test_drop_path_by_hand():
+    """Each sample's branch is kept whole (scaled by 1/(1-p)) or dropped whole; eval is identity."""
+    torch.manual_seed(0)
+    x = torch.randn(4000, 3, 5) + 2.0
+    drop = DropPath(0.25)
+    y = drop(x)
+    kept = (y != 0).flatten(1).all(1)
+    assert ((y == 0).flatten(1).all(1) | kept).all()  # all or nothing per sample
+    torch.testing.assert_close(y[kept], x[kept] / 0.75)
+    assert abs(kept.float().mean().item() - 0.75) < 0.03  # ~ binomial(4000, 0.75): 3 sigma is 0.02
+    assert drop.eval()(x) is x
+
+
+def test_drop_path_schedule_and_eval_equivalence():
+    """Stochastic depth rises linearly from 0 (first layer) to drop_path (last); in eval the net
+    is the same function as without it, with the same weights (nothing added to the state)."""
+    torch.manual_seed(0)
+    net = AMPose(17, dim=16, depth=3, num_heads=2, drop_path=0.3)
+    rates = [layer[0].drop_path.p for layer in net.layers]
+    assert rates == pytest.approx([0.0, 0.15, 0.3])
+    plain = AMPose(17, dim=16, depth=3, num_heads=2)
+    plain.load_state_dict(net.state_dict())  # same parameters and buffers
+    x = torch.randn(8, 17, 2)
+    torch.testing.assert_close(net.eval()(x), plain.eval()(x))
+    net.train()
+    assert not torch.allclose(net(x), plain(x))  # training draws drops

@@ -39,6 +39,8 @@ class AMPose(nn.Module):
         mlp_ratio: hidden width of the encoder MLP as a multiple of C. 2.0 gives the
             18.4 M parameters of the paper-sized network.
         dropout: dropout in attention, MLPs and blocks.
+        drop_path: stochastic depth of the encoders' attention and MLP branches, rising linearly
+            from 0 in the first layer to this value in the last (0: off, the paper).
         block: GCN block variant: a name in ``ampose.models.blocks.BLOCKS``, a factory
             ``f(dim=, adjacency=, dropout=)``, or None for no GCN blocks.
         attention: include the transformer encoders.
@@ -53,6 +55,7 @@ class AMPose(nn.Module):
         num_heads: int = 8,
         mlp_ratio: float = 2.0,
         dropout: float = 0.0,
+        drop_path: float = 0.0,
         block: str | BlockFactory | None = "ours",
         attention: bool = True,
         in_dim: int = 2,
@@ -64,6 +67,8 @@ class AMPose(nn.Module):
             raise ValueError(f"width (dim) must be positive, got {dim}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if not 0.0 <= drop_path < 1.0:
+            raise ValueError(f"drop_path must be in [0, 1), got {drop_path}")
         factory = _resolve_block(block)
         if factory is None and not attention:
             raise ValueError("a network with neither attention nor GCN blocks has no layers")
@@ -75,10 +80,10 @@ class AMPose(nn.Module):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.drop = nn.Dropout(dropout)
         self.layers = nn.ModuleList()
-        for _ in range(depth):
+        for i in range(depth):
             layer = nn.Sequential()
             if attention:
-                layer.append(EncoderLayer(dim, num_heads, mlp_ratio, dropout))
+                layer.append(EncoderLayer(dim, num_heads, mlp_ratio, dropout, drop_path * i / max(depth - 1, 1)))
             if factory is not None:
                 layer.append(factory(dim=dim, adjacency=adjacency, dropout=dropout))
             self.layers.append(layer)
