@@ -14,7 +14,6 @@ from ampose.data.skeleton import H36M17
 from ampose.data.synthetic import write_synthetic
 from ampose.data.views import (
     body_scales,
-    rebodied_positions,
     rescale_bones,
     rotate_about_vertical,
     shifted_detections,

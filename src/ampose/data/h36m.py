@@ -289,7 +289,7 @@ def load_h36m(
     if virtual_views or virtual_bodies or virtual_errors:
         strided = {s: {a: x[::stride] for a, x in positions_3d[s].items()} for s in wanted}
         dets = before = None
-        if keypoints != "gt":  # detections: each frame's detection moves with its ground truth
+        if keypoints != "gt":  # detections, and their ground truth: new bodies move them, error copies reshuffle them
             dets = {s: {a: [None if d is None else d[: len(positions_3d[s][a])][::stride] for d in views]
                         for a, views in positions_2d[s].items() if a in positions_3d[s]}
                     for s in wanted if s in positions_2d}
