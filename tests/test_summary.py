@@ -9,6 +9,8 @@ import yaml
 from ampose.summary import (
     curves_markdown,
     find_runs,
+    fold_bests,
+    folds_markdown,
     main,
     mean_curve,
     mean_std,
@@ -219,3 +221,29 @@ def test_equal_compute_lines_a_body_epoch_up_with_two_plain_ones(tmp_path, capsy
     assert table[2].endswith("| 2 | 4 | 37.5 | 37.5 |  | 41.0 |  | 37.5 |")
     main([str(plain.parent), "--over", "seed,data.val_subjects", "--curves", "--equal-compute"])
     assert "per plain epoch paid for" in capsys.readouterr().out
+
+
+def test_folds_table_by_hand(tmp_path, capsys):
+    """Each fold: the mean over its seeds of each run's best; the row's mean over the folds, left
+    blank where a row lacks a fold. By hand: one body S7 33.0, S8 (41.7 + 42.7) / 2 = 42.2, mean
+    37.6; body + view S7 31.7, S8 (42.3 + 43.0) / 2 = 42.65, mean 37.175."""
+    body = ["data.virtual_bodies=1"]
+    view = ["data.virtual_bodies=1", "data.virtual_views=1"]
+    _run(tmp_path, "b_s7", [*body, "data.val_subjects=[S7]"], p1=40.0, val=33.0, curve=[40.0, 34.0, 33.0])
+    _run(tmp_path, "b_s8", [*body, "data.val_subjects=[S8]"], p1=40.0, val=41.7, curve=[42.0, 41.7, 43.0])
+    _run(tmp_path, "b_s8_2", [*body, "data.val_subjects=[S8]", "seed=2"], p1=40.0, val=42.7, curve=[43.0, 42.7])
+    _run(tmp_path, "v_s7", [*view, "data.val_subjects=[S7]"], p1=40.0, val=31.7, curve=[36.8, 31.7])
+    _run(tmp_path, "v_s8", [*view, "data.val_subjects=[S8]"], p1=40.0, val=42.3, curve=[42.3, 44.0])
+    _run(tmp_path, "v_s8_2", [*view, "data.val_subjects=[S8]", "seed=2"], p1=40.0, val=43.0, curve=[43.2, 43.0])
+    _run(tmp_path, "w_s7", ["data.virtual_bodies=2", "data.val_subjects=[S7]"], p1=40.0, val=35.4, curve=[35.4])
+    _run(tmp_path, "five", ["data.virtual_bodies=3"], p1=40.0, val=30.0, curve=[30.0])  # validated on the test set
+    rows = summarise(find_runs(tmp_path), over=["seed", "data.val_subjects"])
+    by_name = {r.name: r for r in rows}
+    assert fold_bests(by_name["data.virtual_bodies=1"].runs) == pytest.approx({"[S7]": 33.0, "[S8]": 42.2})
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in folds_markdown(rows).splitlines()}
+    assert lines["data.virtual_bodies=1"].endswith("| 33.00 | 42.20 | 37.60 | 1 / 2 |")
+    assert lines["data.virtual_bodies=1 data.virtual_views=1"].endswith("| 31.70 | 42.65 | 37.17 | 1 / 2 |")
+    assert lines["data.virtual_bodies=2"].endswith("| 35.40 |  |  | 1 / 0 |")  # no S8 fold: no mean
+    assert "data.virtual_bodies=3" not in lines and lines["run"].startswith("| run | [S7] | [S8] |")
+    main([str(tmp_path), "--over", "seed,data.val_subjects", "--folds", "data.val_subjects"])
+    assert "mean over folds" in capsys.readouterr().out

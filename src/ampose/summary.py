@@ -33,6 +33,10 @@ indexed by the epochs of the real training samples its run has paid for (one vir
 first epoch counts as 2), so a body-epoch k lines up with a plain epoch 2k:
 
     ampose-summary experiments/h36m_recipe/runs --over seed,data.val_subjects,trainer.max_epochs --curves --equal-compute
+
+A rule fixed before the runs ("adopted if better on every fold at its best", "if the mean over
+the folds is lower") reads ``--folds data.val_subjects``: per row, each fold's best validation
+MPJPE (each run's best, the seeds of a fold averaged) and the mean over the folds.
 """
 
 from __future__ import annotations
@@ -261,6 +265,33 @@ def curves_markdown(rows: Sequence[Row], by: Sequence[str] = (), equal_compute: 
     return tables.to_markdown((head, body))
 
 
+def fold_bests(runs: Sequence[Run], fold_key: str = "data.val_subjects") -> dict[str, float]:
+    """Per held-out fold (the value of ``fold_key``), the mean over its runs (seeds) of each run's
+    best validation MPJPE: the number a rule like "better on every fold at its best" reads. Runs
+    without the key (validated on the test subjects) have no fold and are left out."""
+    per: dict[str, list[float]] = {}
+    for r in _with_curves(runs):
+        if fold_key in r.overrides:
+            per.setdefault(str(r.overrides[fold_key]), []).append(min(r.curve.values()))
+    return {k: sum(v) / len(v) for k, v in sorted(per.items())}
+
+
+def folds_markdown(rows: Sequence[Row], fold_key: str = "data.val_subjects") -> str:
+    """One line per row: each fold's best (``fold_bests``) and their mean. The mean is left blank
+    for a row that lacks one of the table's folds: a mean over fewer folds is not comparable."""
+    bests = {r.name: fold_bests(r.runs, fold_key) for r in rows}
+    folds = sorted({f for b in bests.values() for f in b})
+    body = []
+    for r in rows:
+        b = bests[r.name]
+        if not b:
+            continue
+        mean = f"{sum(b.values()) / len(b):.2f}" if len(b) == len(folds) else ""
+        runs = [str(sum(1 for x in _with_curves(r.runs) if str(x.overrides.get(fold_key)) == f)) for f in folds]
+        body.append([r.name, *(f"{b[f]:.2f}" if f in b else "" for f in folds), mean, " / ".join(runs)])
+    return tables.to_markdown((["run", *folds, "mean over folds", "runs per fold"], body))
+
+
 def _cell(stat: tuple[float, float] | None, n: int) -> str:
     if stat is None:
         return ""
@@ -334,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--equal-compute", action="store_true",
                    help="with --curves: index the curves by the epochs of real training samples paid for, so "
                         "runs with virtual copies (data.virtual_bodies/views/errors) line up with plain ones")
+    p.add_argument("--folds", default=None, metavar="KEY",
+                   help="also print, per row, each fold's best validation MPJPE (the mean over its seeds of "
+                        "each run's best) and the mean over the folds; KEY names the fold (e.g. data.val_subjects)")
     args = p.parse_args(argv)
     try:
         runs = find_runs(args.root)
@@ -352,6 +386,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         per = "plain epoch paid for (a virtual copy doubles an epoch's cost)" if args.equal_compute else "epoch"
         print(f"\nvalidation MPJPE (action-wise, mm) per {per}, mean over {within}:\n")
         print(curves_markdown(rows, by=folds, equal_compute=args.equal_compute))
+    if args.folds:
+        print(f"\nbest validation MPJPE (action-wise, mm) per {args.folds}, each fold's seeds averaged:\n")
+        print(folds_markdown(rows, args.folds))
     for r in rows:
         for run in r.runs:
             if run.error:
