@@ -265,30 +265,35 @@ def curves_markdown(rows: Sequence[Row], by: Sequence[str] = (), equal_compute: 
     return tables.to_markdown((head, body))
 
 
-def fold_bests(runs: Sequence[Run], fold_key: str = "data.val_subjects") -> dict[str, float]:
-    """Per held-out fold (the value of ``fold_key``), the mean over its runs (seeds) of each run's
-    best validation MPJPE: the number a rule like "better on every fold at its best" reads. Runs
+def _fold_runs_bests(runs: Sequence[Run], fold_key: str) -> dict[str, list[float]]:
+    """Per held-out fold (the value of ``fold_key``), each of its runs' best validation MPJPE. Runs
     without the key (validated on the test subjects) have no fold and are left out."""
     per: dict[str, list[float]] = {}
     for r in _with_curves(runs):
         if fold_key in r.overrides:
             per.setdefault(str(r.overrides[fold_key]), []).append(min(r.curve.values()))
-    return {k: sum(v) / len(v) for k, v in sorted(per.items())}
+    return dict(sorted(per.items()))
+
+
+def fold_bests(runs: Sequence[Run], fold_key: str = "data.val_subjects") -> dict[str, float]:
+    """Per held-out fold, the mean over its runs (seeds) of each run's best validation MPJPE: the
+    number a rule like "better on every fold at its best" reads."""
+    return {k: sum(v) / len(v) for k, v in _fold_runs_bests(runs, fold_key).items()}
 
 
 def folds_markdown(rows: Sequence[Row], fold_key: str = "data.val_subjects") -> str:
     """One line per row: each fold's best (``fold_bests``) and their mean. The mean is left blank
     for a row that lacks one of the table's folds: a mean over fewer folds is not comparable."""
-    bests = {r.name: fold_bests(r.runs, fold_key) for r in rows}
-    folds = sorted({f for b in bests.values() for f in b})
+    per_row = {r.name: _fold_runs_bests(r.runs, fold_key) for r in rows}
+    folds = sorted({f for per in per_row.values() for f in per})
     body = []
-    for r in rows:
-        b = bests[r.name]
-        if not b:
+    for name, per in per_row.items():
+        if not per:
             continue
+        b = {f: sum(v) / len(v) for f, v in per.items()}
         mean = f"{sum(b.values()) / len(b):.2f}" if len(b) == len(folds) else ""
-        runs = [str(sum(1 for x in _with_curves(r.runs) if str(x.overrides.get(fold_key)) == f)) for f in folds]
-        body.append([r.name, *(f"{b[f]:.2f}" if f in b else "" for f in folds), mean, " / ".join(runs)])
+        runs = [str(len(per.get(f, []))) for f in folds]
+        body.append([name, *(f"{b[f]:.2f}" if f in b else "" for f in folds), mean, " / ".join(runs)])
     return tables.to_markdown((["run", *folds, "mean over folds", "runs per fold"], body))
 
 
