@@ -333,6 +333,23 @@ def test_metrics_json_keeps_the_whole_curve_when_an_earlier_epoch_is_tested(comp
     assert [e["mpjpe"] for e in record["val_curve"]] == pytest.approx([c[2] for c in _val_curve(tmp_path / "r")], rel=1e-6)
 
 
+def test_results_are_written_before_the_pictures(compose_train, tmp_path, monkeypatch):
+    # Seen on the GPU queue (session 13): a job stopped after its test, while drawing its
+    # pictures, left no metrics.json. A failure in the pictures must not lose the numbers.
+    import ampose.train as train_module
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt("stopped while drawing")
+
+    monkeypatch.setattr(train_module, "save_pictures", stopped)
+    quick = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "data.eval_stride=40", "logger=csv", "num_pictures=1"]
+    cfg = compose_config("train", [*compose_train(*quick).hydra.overrides.task], output_dir=tmp_path / "r")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    record = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert record["test_results"]["mpjpe"] > 0 and (tmp_path / "r" / "table_h36m.csv").is_file()
+
+
 def test_init_ckpt_starts_a_run_from_another_runs_weights(compose_train, tmp_path):
     """Fine-tuning's first step: a run started from another's checkpoint, trained zero epochs,
     tests exactly what that checkpoint tested; a resumed run ignores init_ckpt."""

@@ -279,12 +279,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             log.warning("no best checkpoint (fast_dev_run or no checkpoint callback): testing the current weights")
         trainer.test(lit, datamodule=test_dm, ckpt_path=best or None)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-        if rank_zero:
-            save_pictures(lit, test_dm, out_dir, int(cfg.get("num_pictures", 0)), trainer.loggers)
+        if rank_zero:  # the results first: a job stopped while drawing pictures keeps its numbers
             text = write_results(lit, out_dir,
                                  title=f"{cfg.task_name}: test results of {best or 'the final weights'}",
                                  extra={"best_checkpoint": best, "logged": metrics,
                                         "val_curve": val_curve or lit.val_curve})
+            save_pictures(lit, test_dm, out_dir, int(cfg.get("num_pictures", 0)), trainer.loggers)
 
     params = sum(p.numel() for p in lit.net.parameters())
     summary = [
