@@ -247,3 +247,33 @@ def test_folds_table_by_hand(tmp_path, capsys):
     assert "data.virtual_bodies=3" not in lines and lines["run"].startswith("| run | [S7] | [S8] |")
     main([str(tmp_path), "--over", "seed,data.val_subjects", "--folds", "data.val_subjects"])
     assert "mean over folds" in capsys.readouterr().out
+
+
+def test_unfinished_runs_enter_the_folds_starred_and_not_the_counts(tmp_path, capsys):
+    """A CSV log without metrics.json or failed.json is a run still going or stopped by a time
+    limit: no test numbers, not counted in n, but its best so far enters the folds, starred. By
+    hand: drop S7 (unfinished) 33.4, S8 (40.4 + 41.1) / 2 = 40.75, mean 37.075."""
+    drop = ["model.net.drop_path=0.1"]
+    _run(tmp_path, "d_s8", [*drop, "data.val_subjects=[S8]"], p1=44.0, val=40.4, curve=[41.1, 40.4, 41.4])
+    _run(tmp_path, "d_s8_2", [*drop, "data.val_subjects=[S8]", "seed=2"], p1=44.0, val=41.1, curve=[41.7, 41.1])
+    log = "epoch,step,val/mpjpe,val/mpjpe_action\n0,9,42.0,41.0\n1,19,38.5,38.0\n2,29,34.0,33.4\n"
+    copy = tmp_path / "d_s7"  # an experiments/*/runs copy: overrides.yaml and train_metrics.csv only
+    copy.mkdir()
+    (copy / "overrides.yaml").write_text(yaml.safe_dump([*drop, "data.val_subjects=[S7]"]))
+    (copy / "train_metrics.csv").write_text(log)
+    live = tmp_path / "p_s7"  # a Hydra run folder still training: .hydra/ and csv/metrics.csv
+    (live / ".hydra").mkdir(parents=True)
+    (live / "csv").mkdir()
+    (live / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["data.val_subjects=[S7]"]))
+    (live / "csv" / "metrics.csv").write_text("epoch,step,train/loss_step\n0,9,0.5\n")
+    runs = {r.path.name: r for r in find_runs(tmp_path)}
+    assert [n for n, r in runs.items() if not r.finished] == ["d_s7", "p_s7"]
+    assert runs["d_s7"].curve == {0: 41.0, 1: 38.0, 2: 33.4} and runs["p_s7"].curve == {}
+    rows = {r.name: r for r in summarise(list(runs.values()), over=["seed", "data.val_subjects"])}
+    assert to_markdown(rows.values()).count("| model.net.drop_path=0.1 | 2 | 44.0 ± 0.0 |") == 1
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in folds_markdown(rows.values()).splitlines()}
+    assert lines["model.net.drop_path=0.1"].endswith("| 33.40* | 40.75 | 37.08* | 1 / 2 |")
+    main([str(tmp_path), "--over", "seed,data.val_subjects", "--folds", "data.val_subjects"])
+    out = capsys.readouterr().out
+    assert f"unfinished: {copy}: best validation 33.40 mm at epoch 3 of 3 so far" in out
+    assert f"unfinished: {live}: no validation yet" in out and "its final best can only be lower" in out

@@ -37,6 +37,11 @@ first epoch counts as 2), so a body-epoch k lines up with a plain epoch 2k:
 A rule fixed before the runs ("adopted if better on every fold at its best", "if the mean over
 the folds is lower") reads ``--folds data.val_subjects``: per row, each fold's best validation
 MPJPE (each run's best, the seeds of a fold averaged) and the mean over the folds.
+
+A run with a CSV log but neither metrics.json nor failed.json is unfinished (still running, or
+stopped by a time limit): it has no test numbers and does not count in ``n``, but its curve so far
+enters ``--curves`` and ``--folds``, where a fold that holds one is starred (its best can only
+fall as the run goes on), and each is listed with its best so far.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class Run:
     error: str | None = None
     curve: dict[int, float] = field(default_factory=dict)  # epoch (0-based) -> validation MPJPE
     copies: int = 1  # the real training samples and their virtual copies: an epoch's cost in plain epochs
+    finished: bool = True  # False: a CSV log without metrics.json or failed.json (running, or stopped)
 
     def compute_curve(self) -> dict[int, float]:
         """The curve indexed by the plain epochs paid for (0-based): epoch e -> (e + 1) * copies - 1."""
@@ -171,7 +177,13 @@ def find_runs(root: str | Path) -> list[Run]:
         overrides = _overrides(run_dir)
         runs.append(Run(run_dir, overrides, _values(metrics), curve=_curve(metrics, run_dir),
                         copies=_copies(run_dir, overrides)))
-    return runs
+    seen = {r.path for r in runs}
+    logs = [*root.rglob("train_metrics.csv"), *(f.parent.parent for f in root.rglob("csv/metrics.csv"))]
+    for run_dir in sorted({f.parent if f.is_file() else f for f in logs} - seen):
+        overrides = _overrides(run_dir)
+        runs.append(Run(run_dir, overrides, curve=_curve({}, run_dir), copies=_copies(run_dir, overrides),
+                        finished=False))
+    return sorted(runs, key=lambda r: r.path)
 
 
 def varying_keys(runs: Sequence[Run]) -> list[str]:
@@ -210,13 +222,13 @@ def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str
         groups.setdefault(name, []).append(run)
     rows = []
     for name, members in groups.items():
-        ok = [r for r in members if r.error is None]
+        ok = [r for r in members if r.error is None and r.finished]
         stats = {}
         for heading, _ in COLUMNS:
             vals = [r.values[heading] for r in ok if heading in r.values]
             if vals:
                 stats[heading] = mean_std(vals)
-        rows.append(Row(name, members, stats, failed=len(members) - len(ok)))
+        rows.append(Row(name, members, stats, failed=sum(r.error is not None for r in members)))
     col = SORT_COLUMNS[sort_by]
     return sorted(rows, key=lambda r: (col not in r.stats, r.stats.get(col, (0.0, 0.0))[0], r.name))
 
@@ -265,14 +277,19 @@ def curves_markdown(rows: Sequence[Row], by: Sequence[str] = (), equal_compute: 
     return tables.to_markdown((head, body))
 
 
-def _fold_runs_bests(runs: Sequence[Run], fold_key: str) -> dict[str, list[float]]:
-    """Per held-out fold (the value of ``fold_key``), each of its runs' best validation MPJPE. Runs
-    without the key (validated on the test subjects) have no fold and are left out."""
-    per: dict[str, list[float]] = {}
+def _fold_runs(runs: Sequence[Run], fold_key: str) -> dict[str, list[Run]]:
+    """Per held-out fold (the value of ``fold_key``), its runs with a curve. Runs without the key
+    (validated on the test subjects) have no fold and are left out."""
+    per: dict[str, list[Run]] = {}
     for r in _with_curves(runs):
         if fold_key in r.overrides:
-            per.setdefault(str(r.overrides[fold_key]), []).append(min(r.curve.values()))
+            per.setdefault(str(r.overrides[fold_key]), []).append(r)
     return dict(sorted(per.items()))
+
+
+def _fold_runs_bests(runs: Sequence[Run], fold_key: str) -> dict[str, list[float]]:
+    """Per held-out fold, each of its runs' best validation MPJPE (an unfinished run's best so far)."""
+    return {f: [min(r.curve.values()) for r in rs] for f, rs in _fold_runs(runs, fold_key).items()}
 
 
 def fold_bests(runs: Sequence[Run], fold_key: str = "data.val_subjects") -> dict[str, float]:
@@ -283,17 +300,19 @@ def fold_bests(runs: Sequence[Run], fold_key: str = "data.val_subjects") -> dict
 
 def folds_markdown(rows: Sequence[Row], fold_key: str = "data.val_subjects") -> str:
     """One line per row: each fold's best (``fold_bests``) and their mean. The mean is left blank
-    for a row that lacks one of the table's folds: a mean over fewer folds is not comparable."""
-    per_row = {r.name: _fold_runs_bests(r.runs, fold_key) for r in rows}
+    for a row that lacks one of the table's folds: a mean over fewer folds is not comparable. A
+    star marks a fold (and the mean) that holds an unfinished run's best so far."""
+    per_row = {r.name: _fold_runs(r.runs, fold_key) for r in rows}
     folds = sorted({f for per in per_row.values() for f in per})
     body = []
     for name, per in per_row.items():
         if not per:
             continue
-        b = {f: sum(v) / len(v) for f, v in per.items()}
-        mean = f"{sum(b.values()) / len(b):.2f}" if len(b) == len(folds) else ""
+        b = {f: sum(min(r.curve.values()) for r in rs) / len(rs) for f, rs in per.items()}
+        star = {f: "*" if any(not r.finished for r in rs) else "" for f, rs in per.items()}
+        mean = f"{sum(b.values()) / len(b):.2f}{'*' if any(star.values()) else ''}" if len(b) == len(folds) else ""
         runs = [str(len(per.get(f, []))) for f in folds]
-        body.append([name, *(f"{b[f]:.2f}" if f in b else "" for f in folds), mean, " / ".join(runs)])
+        body.append([name, *(f"{b[f]:.2f}{star[f]}" if f in b else "" for f in folds), mean, " / ".join(runs)])
     return tables.to_markdown((["run", *folds, "mean over folds", "runs per fold"], body))
 
 
@@ -307,7 +326,7 @@ def to_markdown(rows: Sequence[Row]) -> str:
     head = ["run", "n", *(h for h, _ in COLUMNS), "failed"]
     body = []
     for r in rows:
-        n = len(r.runs) - r.failed
+        n = sum(run.error is None and run.finished for run in r.runs)
         cells = [_cell(r.stats.get(h), n) for h, _ in COLUMNS]
         body.append([r.name, str(n), *cells, str(r.failed) if r.failed else ""])
     return tables.to_markdown((head, body))
@@ -320,7 +339,7 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
     for r in rows:
         stats = [f"{v:.4f}" if v is not None else "" for h, _ in COLUMNS
                  for v in (r.stats[h] if h in r.stats else (None, None))]
-        body.append([r.name, str(len(r.runs) - r.failed), str(r.failed), *stats])
+        body.append([r.name, str(sum(run.error is None and run.finished for run in r.runs)), str(r.failed), *stats])
     return tables.write_csv((head, body), path)
 
 
@@ -380,7 +399,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"ampose-summary: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     if not runs:
-        print(f"ampose-summary: error: no runs (metrics.json or failed.json) below {args.root}", file=sys.stderr)
+        print(f"ampose-summary: error: no runs (metrics.json, failed.json or a CSV log) below {args.root}",
+              file=sys.stderr)
         raise SystemExit(2)
     over = [k for k in args.over.split(",") if k]
     rows = summarise(runs, over=over, sort_by=args.sort_by)
@@ -393,11 +413,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(curves_markdown(rows, by=folds, equal_compute=args.equal_compute))
     if args.folds:
         print(f"\nbest validation MPJPE (action-wise, mm) per {args.folds}, each fold's seeds averaged:\n")
-        print(folds_markdown(rows, args.folds))
+        table = folds_markdown(rows, args.folds)
+        print(table)
+        if "*" in table:
+            print("\n* holds an unfinished run's best so far (listed below): its final best can only be lower")
     for r in rows:
         for run in r.runs:
             if run.error:
                 print(f"failed: {run.path}: {run.error}")
+            elif not run.finished:
+                best = min(run.curve, key=run.curve.get) if run.curve else None
+                so_far = (f"best validation {run.curve[best]:.2f} mm at epoch {best + 1} of {max(run.curve) + 1} so far"
+                          if best is not None else "no validation yet")
+                print(f"unfinished: {run.path}: {so_far}")
     if args.csv:
         print(f"wrote {write_csv(rows, args.csv)}")
 
