@@ -136,6 +136,28 @@ def test_tables_say_na_for_missing_values(tmp_path):
     assert "n/a" in text and (tmp_path / "table_3dhp.csv").is_file() and (tmp_path / "table_h36m.csv").is_file()
 
 
+def test_seed_tables_round_trip_and_average_by_hand(tmp_path, capsys):
+    """A run's table_h36m.csv reads back as written; two seeds average cell by cell (by hand:
+    (50.0 + 51.0) / 2 = 50.5, (41.0 + 42.4) / 2 = 41.7); "n/a" stays n/a; layouts must match."""
+    from ampose.tables import main as tables_main
+    from ampose.tables import mean_table, read_csv, write_csv
+
+    a = (["Protocol", "Sitting", "SittingDown", "Avg"], [["P1 MPJPE (mm)", "50.0", "n/a", "41.0"]])
+    b = (["Protocol", "Sitting", "SittingDown", "Avg"], [["P1 MPJPE (mm)", "51.0", "60.0", "42.4"]])
+    for name, table in (("a", a), ("b", b)):
+        (tmp_path / name).mkdir()
+        write_csv(table, tmp_path / name / "table_h36m.csv")
+        assert read_csv(tmp_path / name / "table_h36m.csv") == table
+    assert mean_table([a, b]) == (a[0], [["P1 MPJPE (mm)", "50.5", "n/a", "41.7"]])
+    with pytest.raises(ValueError, match="different layouts"):
+        mean_table([a, (["Protocol", "Sitting"], [["P1 MPJPE (mm)", "50.0"]])])
+    tables_main(["mean", "mean of 2 seeds", str(tmp_path / "a" / "table_h36m.csv"), str(tmp_path / "b" / "table_h36m.csv")])
+    assert "| mean of 2 seeds, P1 MPJPE (mm) | 50.5 | n/a | 41.7 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        tables_main(["mean", "x", str(tmp_path / "missing.csv")])
+    assert "error" in capsys.readouterr().err
+
+
 def test_eval_on_3dhp_prints_table_3_and_a_gallery(compose_train, tmp_path):
     import json
 

@@ -8,8 +8,9 @@ with and without flip TTA, and averages seed 1 and seed 2 column by column.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
+
+from ampose import tables
 
 RUNS = Path(__file__).resolve().parent / "runs"
 NETWORKS = [("ablation8_ours", "AMPose, block ours"), ("ablation8_two_residual", "AMPose, block two_residual"),
@@ -18,26 +19,17 @@ NETWORKS = [("ablation8_ours", "AMPose, block ours"), ("ablation8_two_residual",
 SEEDS = (1, 2)
 
 
-def read(run: str) -> tuple[list[str], dict[str, list[float]]]:
-    with (RUNS / run / "table_h36m.csv").open() as f:
-        rows = list(csv.reader(f))
-    return rows[0][1:], {r[0]: [float(v) for v in r[1:]] for r in rows[1:]}
-
-
 def main() -> None:
-    header = None
+    header: list[str] = []
     lines = []
     for prefix, label in NETWORKS:
         for flip in ("", "_flip"):
-            tables = [read(f"{prefix}_s{seed}{flip}") for seed in SEEDS]
-            if header is None:
-                header = tables[0][0]
-            if any(t[0] != header for t in tables):
-                raise SystemExit(f"{prefix}{flip}: the action columns differ between runs")
-            for protocol, short in (("P1 MPJPE (mm)", "P1"), ("P2 P-MPJPE (mm)", "P2")):
-                mean = [sum(vals) / len(vals) for vals in zip(*(t[1][protocol] for t in tables), strict=True)]
-                name = f"{label}{' + flip TTA' if flip else ''}, {short}"
-                lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in mean) + " |")
+            header, rows = tables.mean_table([tables.read_csv(RUNS / f"{prefix}_s{seed}{flip}" / "table_h36m.csv")
+                                              for seed in SEEDS])
+            for row in rows:
+                short = "P1" if row[0].startswith("P1") else "P2"
+                lines.append(f"| {label}{' + flip TTA' if flip else ''}, {short} | " + " | ".join(row[1:]) + " |")
+    header = header[1:]
     print("# Block ablation and baselines, GT 2D, 17 joints, `fast_h36m`: per action, mean of seeds 1 and 2 (mm)\n")
     print("Train S1 S5 S6 S7, S8 chose the epoch, S9/S11 tested once. Made by `table1.py` from `runs/*/table_h36m.csv`.\n")
     print("| network | " + " | ".join(header) + " |")

@@ -2,6 +2,10 @@
 
 Input is ``LiftingModule.test_results``; output is markdown (printed) and CSV (files).
 Missing values (an action or a scene without frames) print as "n/a", never as a number.
+
+The mean of several runs' tables (seeds), cell by cell, in the same layout:
+
+    python -m ampose.tables mean "mean of 3 seeds" run_s1/table_h36m.csv run_s2/table_h36m.csv ...
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +87,31 @@ def write_csv(table: Table, path: str | Path) -> Path:
     return write_text_atomic(path, buf.getvalue())
 
 
+def read_csv(path: str | Path) -> Table:
+    """A table written by ``write_csv`` (e.g. a run's ``table_h36m.csv``), cells as strings."""
+    with Path(path).open(newline="") as f:
+        header, *rows = list(csv.reader(f))
+    return header, rows
+
+
+def mean_table(tables: Sequence[Table], digits: int = 1) -> Table:
+    """Cell by cell, the mean of tables of one layout (e.g. one run per seed): the same header and
+    row labels (first column) in the same order, every other cell a number."""
+    if not tables:
+        raise ValueError("no tables to average")
+    header, first = tables[0]
+    for other_header, rows in tables[1:]:
+        if other_header != header or [r[0] for r in rows] != [r[0] for r in first]:
+            raise ValueError(f"tables of different layouts: {other_header} / {[r[0] for r in rows]} "
+                             f"against {header} / {[r[0] for r in first]}")
+    def cell(t: Table, i: int, c: int) -> float:  # "n/a" (no frames) stays n/a in the mean
+        return math.nan if t[1][i][c] == "n/a" else float(t[1][i][c])
+
+    rows = [[label, *(_fmt(sum(cell(t, i, c) for t in tables) / len(tables), digits)
+                      for c in range(1, len(header)))] for i, label in enumerate(r[0] for r in first)]
+    return header, rows
+
+
 def result_tables(results: dict[str, Any]) -> dict[str, Table]:
     """The tables that apply: ``h36m`` when any action has frames, ``3dhp`` when scenes do."""
     tables: dict[str, Table] = {}
@@ -123,3 +153,25 @@ def report(results: dict[str, Any], out_dir: str | Path | None = None, title: st
         for name, table in tables.items():
             write_csv(table, out / f"table_{name}.csv")
     return text
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m ampose.tables", description="Average result tables cell by cell.")
+    sub = p.add_subparsers(dest="command", required=True)
+    mean = sub.add_parser("mean", help="print the mean of tables of one layout (e.g. table_h36m.csv of each seed)")
+    mean.add_argument("label", help="prefix for each row's label, e.g. 'mean of 3 seeds'")
+    mean.add_argument("csv", nargs="+", help="the tables (CSV, as the runs write them)")
+    args = p.parse_args(argv)
+    try:
+        header, rows = mean_table([read_csv(f) for f in args.csv])
+    except (OSError, ValueError) as e:
+        print(f"python -m ampose.tables: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(to_markdown((["run", *header[1:]], [[f"{args.label}, {r[0]}", *r[1:]] for r in rows])))
+
+
+if __name__ == "__main__":
+    main()
