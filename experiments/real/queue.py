@@ -32,7 +32,8 @@ EMA = 0.999  # the fast mode's weight-average decay (session 4)
 # Calls by name (--plan), each sized for one call on two H200s (--workers 4 --gpus 2); a plan's
 # order is the queue's. The s13 plans ran in session 13 (s13_droppath's S7 job was stopped after
 # 5 of its 8 epochs). The s14 plans are queued: "s14_droppath_rows17" and "s14_droppath_rows16"
-# run only if "s14_droppath_folds" adopts stochastic depth (its rule is beside the jobs below).
+# run only if "s14_droppath_folds" adopts stochastic depth; "s14_length" is the next question if
+# it does not (their rules are beside the jobs below).
 PLANS = {
     "s13_folds": [f"{fold}_fast_h36m_{tag}" for fold in ("s1", "s5", "s6")
                   for tag in ("bodies1_spread0.07_4ep", "bodies1_views1_spread0.07_3ep")],
@@ -52,6 +53,7 @@ PLANS = {
                             for seed in (42, 2, 1) for flip in ("", "_flip")],
     "s14_droppath_rows16": [f"gt16_5subjects_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
                             for seed in (42, 2) for flip in ("", "_flip")],
+    "s14_length": [f"{fold}_fast_h36m_bodies1_views1_spread0.07_5ep" for fold in ("s1", "s5", "s6", "s8")],
     "s14_rows_again": [*(f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s42{flip}" for flip in ("", "_flip")),
                        *(f"gt17_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s42{suffix}"
                          for suffix in ("", "_3dhp", "_3dhp_flip"))],
@@ -418,6 +420,18 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
         for seed in seeds:
             out += paper_protocol(f"{tag}_5subjects_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep_s{seed}",
                                   chosen(exp, data) + drop_views + [f"seed={seed}"])
+    # Queued for session 14, if stochastic depth is rejected (not run): the length of the rows'
+    # recipe. Its fold runs were still falling at their third and last epoch on S1 and S5 (37.5,
+    # 36.6, 35.5 and 43.3, 39.7, 38.8 mm) and on S7 at the fifth (session 12), while S8 was best at
+    # its first or second. S1, S5, S6 and S8 (seed 42) to 5 epochs beside session 12's S7 run of 5.
+    # Rule, written before any of these runs: the rows' length becomes the epoch (1-5) where the
+    # mean of the five folds' curves is lowest (`ampose-summary experiments/h36m_recipe/runs --over
+    # seed,data.val_subjects --curves`, the trainer.max_epochs=5 row); at 3 nothing changes,
+    # otherwise the five-subject rows are trained again at that length.
+    for fold in ("S1", "S5", "S6", "S8"):
+        out.append(dict(name=f"{fold.lower()}_fast_h36m_bodies1_views1_spread0.07_5ep", args=chosen("h36m_gt17", data)
+                        + [f"data.val_subjects=[{fold}]", "test_ckpt=best", "data.virtual_bodies=1",
+                           "data.virtual_views=1", "data.bodies_spread=0.07", "trainer.max_epochs=5"]))
     # Queued for session 14: the row of record's seed 42 on MPI-INF-3DHP outdoor (its checkpoint
     # stayed on session 12's machine, so the row is trained again; s14_rows_again).
     for suffix, flip in (("", []), ("_flip", ["flip_test=true"])):
