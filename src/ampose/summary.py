@@ -177,9 +177,8 @@ def find_runs(root: str | Path) -> list[Run]:
         overrides = _overrides(run_dir)
         runs.append(Run(run_dir, overrides, _values(metrics), curve=_curve(metrics, run_dir),
                         copies=_copies(run_dir, overrides)))
-    seen = {r.path for r in runs}
-    logs = [*root.rglob("train_metrics.csv"), *(f.parent.parent for f in root.rglob("csv/metrics.csv"))]
-    for run_dir in sorted({f.parent if f.is_file() else f for f in logs} - seen):
+    logged = {f.parent for f in root.rglob("train_metrics.csv")} | {f.parent.parent for f in root.rglob("csv/metrics.csv")}
+    for run_dir in sorted(logged - {r.path for r in runs}):
         overrides = _overrides(run_dir)
         runs.append(Run(run_dir, overrides, curve=_curve({}, run_dir), copies=_copies(run_dir, overrides),
                         finished=False))
@@ -206,6 +205,11 @@ class Row:
     runs: list[Run]
     stats: dict[str, tuple[float, float]]
     failed: int
+
+    @property
+    def n(self) -> int:
+        """The runs with test numbers: neither failed nor unfinished."""
+        return sum(run.error is None and run.finished for run in self.runs)
 
 
 def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str = "test") -> list[Row]:
@@ -287,15 +291,15 @@ def _fold_runs(runs: Sequence[Run], fold_key: str) -> dict[str, list[Run]]:
     return dict(sorted(per.items()))
 
 
-def _fold_runs_bests(runs: Sequence[Run], fold_key: str) -> dict[str, list[float]]:
-    """Per held-out fold, each of its runs' best validation MPJPE (an unfinished run's best so far)."""
-    return {f: [min(r.curve.values()) for r in rs] for f, rs in _fold_runs(runs, fold_key).items()}
+def _mean_best(runs: Sequence[Run]) -> float:
+    """The mean over the runs (seeds) of each run's best validation MPJPE (an unfinished run's best so far)."""
+    return sum(min(r.curve.values()) for r in runs) / len(runs)
 
 
 def fold_bests(runs: Sequence[Run], fold_key: str = "data.val_subjects") -> dict[str, float]:
     """Per held-out fold, the mean over its runs (seeds) of each run's best validation MPJPE: the
     number a rule like "better on every fold at its best" reads."""
-    return {k: sum(v) / len(v) for k, v in _fold_runs_bests(runs, fold_key).items()}
+    return {f: _mean_best(rs) for f, rs in _fold_runs(runs, fold_key).items()}
 
 
 def folds_markdown(rows: Sequence[Row], fold_key: str = "data.val_subjects") -> str:
@@ -308,7 +312,7 @@ def folds_markdown(rows: Sequence[Row], fold_key: str = "data.val_subjects") -> 
     for name, per in per_row.items():
         if not per:
             continue
-        b = {f: sum(min(r.curve.values()) for r in rs) / len(rs) for f, rs in per.items()}
+        b = {f: _mean_best(rs) for f, rs in per.items()}
         star = {f: "*" if any(not r.finished for r in rs) else "" for f, rs in per.items()}
         mean = f"{sum(b.values()) / len(b):.2f}{'*' if any(star.values()) else ''}" if len(b) == len(folds) else ""
         runs = [str(len(per.get(f, []))) for f in folds]
@@ -326,9 +330,8 @@ def to_markdown(rows: Sequence[Row]) -> str:
     head = ["run", "n", *(h for h, _ in COLUMNS), "failed"]
     body = []
     for r in rows:
-        n = sum(run.error is None and run.finished for run in r.runs)
-        cells = [_cell(r.stats.get(h), n) for h, _ in COLUMNS]
-        body.append([r.name, str(n), *cells, str(r.failed) if r.failed else ""])
+        cells = [_cell(r.stats.get(h), r.n) for h, _ in COLUMNS]
+        body.append([r.name, str(r.n), *cells, str(r.failed) if r.failed else ""])
     return tables.to_markdown((head, body))
 
 
@@ -339,7 +342,7 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
     for r in rows:
         stats = [f"{v:.4f}" if v is not None else "" for h, _ in COLUMNS
                  for v in (r.stats[h] if h in r.stats else (None, None))]
-        body.append([r.name, str(sum(run.error is None and run.finished for run in r.runs)), str(r.failed), *stats])
+        body.append([r.name, str(r.n), str(r.failed), *stats])
     return tables.write_csv((head, body), path)
 
 
