@@ -277,3 +277,28 @@ def test_unfinished_runs_enter_the_folds_starred_and_not_the_counts(tmp_path, ca
     out = capsys.readouterr().out
     assert f"unfinished: {copy}: best validation 33.40 mm at epoch 3 of 3 so far" in out
     assert f"unfinished: {live}: no validation yet" in out and "its final best can only be lower" in out
+
+
+def test_evaluations_join_their_trainings_row_by_the_checkpoint(tmp_path):
+    """ampose-eval of a run's checkpoint takes that run's overrides plus its own as eval:<key>, so
+    the flip-tested seeds are one row: by hand (33.4 + 34.4) / 2 = 33.9. A checkpoint whose run is
+    not below the folder, or whose name two runs share without a matching path, keeps its own."""
+    common = ["experiment=[h36m_gt17,fast_h36m]", "data.virtual_views=1"]
+    for seed, p1, flip in ((42, 34.2, 33.4), (2, 35.1, 34.4)):
+        _run(tmp_path / "runs", f"row_s{seed}", [*common, f"seed={seed}"], p1=p1, val=p1)
+        _run(tmp_path / "runs", f"row_s{seed}_flip",
+             [f"ckpt_path=outputs/real/row_s{seed}/checkpoints/last.ckpt", "flip_test=true"], p1=flip, val=flip)
+    _run(tmp_path / "runs", "other_flip", ["ckpt_path=/elsewhere/gone/checkpoints/last.ckpt", "flip_test=true"],
+         p1=50.0, val=50.0)
+    for where in ("a", "b"):  # two runs named "0" (two multiruns): only the path says which
+        _run(tmp_path / where, "0", [f"seed={1 if where == 'a' else 2}", "model.net.depth=3"], p1=40.0, val=40.0)
+    _run(tmp_path, "eval_b0", ["ckpt_path=b/0/checkpoints/best.ckpt"], p1=41.0, val=41.0)
+    runs = {str(r.path.relative_to(tmp_path)): r for r in find_runs(tmp_path)}
+    assert runs["runs/row_s2_flip"].overrides == {**dict(o.split("=", 1) for o in common), "seed": "2",
+                                                   "eval:flip_test": "true"}
+    assert runs["runs/other_flip"].overrides["ckpt_path"] == "/elsewhere/gone/checkpoints/last.ckpt"
+    assert runs["eval_b0"].overrides == {"seed": "2", "model.net.depth": "3"}
+    rows = {r.name: r for r in summarise([r for k, r in runs.items() if k.startswith("runs/row")], over=["seed"])}
+    assert rows["eval:flip_test=true"].n == 2
+    assert rows["eval:flip_test=true"].stats["P1 action-wise"][0] == pytest.approx(33.9)
+    assert set(rows) == {"eval:flip_test=true", "all runs"} and rows["all runs"].n == 2

@@ -27,6 +27,12 @@ seeds of each fold averaged first, so every fold weighs the same):
 
 A run whose metrics.json has no curve (written before session 8) gets it from its CSV log.
 
+An evaluation (``ampose-eval ckpt_path=<run>/checkpoints/last.ckpt flip_test=true``) whose
+training run is also below DIR takes that run's overrides, and its own as ``eval:<key>``: the
+flip-tested checkpoints of three seeds are one row, averaged like their trainings:
+
+    ampose-summary experiments/h36m_gt17/runs --over seed
+
 Runs whose epochs differ in size (``data.virtual_bodies`` / ``_views`` / ``_errors`` add copies of
 every training sequence) compare at equal compute with ``--equal-compute``: each curve is then
 indexed by the epochs of the real training samples its run has paid for (one virtual copy: its
@@ -182,7 +188,29 @@ def find_runs(root: str | Path) -> list[Run]:
         overrides = _overrides(run_dir)
         runs.append(Run(run_dir, overrides, curve=_curve({}, run_dir), copies=_copies(run_dir, overrides),
                         finished=False))
+    _name_evaluations_by_their_training(runs)
     return sorted(runs, key=lambda r: r.path)
+
+
+def _name_evaluations_by_their_training(runs: list[Run]) -> None:
+    """An evaluation of another run's checkpoint (``ckpt_path=<run>/checkpoints/<file>``) whose run
+    is among ``runs`` takes that run's overrides plus its own as ``eval:<key>`` (without the
+    checkpoint's path, which differs per seed). The run is found by its folder's name, and by the
+    path's trailing folders when several share the name; otherwise the evaluation keeps its own."""
+    by_name: dict[str, list[Run]] = {}
+    for r in runs:
+        by_name.setdefault(r.path.name, []).append(r)
+    for r in runs:
+        ckpt = r.overrides.get("ckpt_path")
+        if not ckpt:
+            continue
+        trained = Path(ckpt).parent.parent
+        found = [t for t in by_name.get(trained.name, []) if t is not r and "ckpt_path" not in t.overrides]
+        if len(found) > 1:
+            found = [t for t in found if t.path.parts[-len(trained.parts):] == trained.parts]
+        if len(found) == 1:
+            own = {f"eval:{k}": v for k, v in r.overrides.items() if k != "ckpt_path"}
+            r.overrides = {**found[0].overrides, **own}
 
 
 def varying_keys(runs: Sequence[Run]) -> list[str]:
