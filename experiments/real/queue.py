@@ -500,6 +500,9 @@ def run_queue(todo: list[dict], deadline: float, workers: int, gpus: int = 1) ->
             running[job["name"]] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time(), gpu)
         time.sleep(2)
     for name, (proc, t0, _) in running.items():
+        if proc.poll() is not None:  # ended since the last look (session 13: reported as stopped)
+            print(f"[queue] {name}: rc={proc.returncode} in {time.time() - t0:.0f} s", flush=True)
+            continue
         proc.terminate()
         print(f"[queue] {name}: stopped at the budget after {time.time() - t0:.0f} s; resumes next call", flush=True)
     for proc, _, _ in running.values():
