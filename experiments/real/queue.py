@@ -76,8 +76,12 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
 
     gt = lambda exp, ema_decay=None: fast(exp, data, ema_decay)  # noqa: E731
     sh = lambda ema_decay=None: fast("h36m_sh16", sh_data, ema_decay)  # noqa: E731
-    # Model selection on S8 (held out of training), never on S9/S11: the best epoch on S8 is tested.
-    honest = ["data.val_subjects=[S8]", "test_ckpt=best"]
+    # Model selection on a training subject held out of training (S8 by default), never on S9/S11:
+    # the best epoch on it is tested.
+    def held_out(fold: str) -> list[str]:
+        return [f"data.val_subjects=[{fold}]", "test_ckpt=best"]
+
+    honest = held_out("S8")
     paper_size = ["model.net.dim=512", "model.net.depth=5"]
     # The Martinez MLP is tiny: small batches at its own lr; compiling it buys nothing.
     mlp = ["model=mlp", "model.net.width=1024", "model.net.dropout=0.5", "model.compile=false",
@@ -194,7 +198,7 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # epoch 8, still falling) yet 2.5 mm better on S9/S11, which must not choose. A second held-out
     # subject decides: the pair with S7 held out (train S1 S5 S6 S8), and dropout's S8 curve run to
     # its end. Then the detections' selection run with dropout.
-    held_out_s7 = ["data.val_subjects=[S7]", "test_ckpt=best"]
+    held_out_s7 = held_out("S7")
     out.append(dict(name="s7_fast_h36m", args=chosen("h36m_gt17", data) + held_out_s7))
     out.append(dict(name="s7_fast_h36m_dropout0.1", args=chosen("h36m_gt17", data) + held_out_s7
                     + ["model.net.dropout=0.1"]))
@@ -368,7 +372,7 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # folds" column of `ampose-summary experiments/h36m_recipe/runs --over seed,data.val_subjects,
     # trainer.max_epochs --folds data.val_subjects` (two folds so far: 37.17 against 37.98).
     for fold in ("S1", "S5", "S6"):
-        held = [f"data.val_subjects=[{fold}]", "test_ckpt=best", "data.bodies_spread=0.07"]
+        held = held_out(fold) + ["data.bodies_spread=0.07"]
         out.append(dict(name=f"{fold.lower()}_fast_h36m_bodies1_spread0.07_4ep", args=chosen("h36m_gt17", data) + held
                         + ["data.virtual_bodies=1", "trainer.max_epochs=4"]))
         out.append(dict(name=f"{fold.lower()}_fast_h36m_bodies1_views1_spread0.07_3ep", args=chosen("h36m_gt17", data) + held
@@ -414,7 +418,7 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
                   "trainer.max_epochs=3"]
     for fold, seed in (("S1", 42), ("S5", 42), ("S6", 42), ("S7", 42), ("S8", 42), ("S8", 2)):
         out.append(dict(name=f"{fold.lower()}_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep{'_s2' if seed == 2 else ''}",
-                        args=chosen("h36m_gt17", data) + [f"data.val_subjects=[{fold}]", "test_ckpt=best"] + drop_views
+                        args=chosen("h36m_gt17", data) + held_out(fold) + drop_views
                         + [f"seed={seed}"]))
     for exp, tag, seeds in (("h36m_gt17", "gt17", (42, 2, 1)), ("h36m_gt16", "gt16", (42, 2))):
         for seed in seeds:
@@ -430,8 +434,8 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # otherwise the five-subject rows are trained again at that length.
     for fold in ("S1", "S5", "S6", "S8"):
         out.append(dict(name=f"{fold.lower()}_fast_h36m_bodies1_views1_spread0.07_5ep", args=chosen("h36m_gt17", data)
-                        + [f"data.val_subjects=[{fold}]", "test_ckpt=best", "data.virtual_bodies=1",
-                           "data.virtual_views=1", "data.bodies_spread=0.07", "trainer.max_epochs=5"]))
+                        + held_out(fold) + ["data.virtual_bodies=1", "data.virtual_views=1", "data.bodies_spread=0.07",
+                                            "trainer.max_epochs=5"]))
     # Queued for session 14: the row of record's seed 42 on MPI-INF-3DHP outdoor (its checkpoint
     # stayed on session 12's machine, so the row is trained again; s14_rows_again).
     for suffix, flip in (("", []), ("_flip", ["flip_test=true"])):
