@@ -75,17 +75,23 @@ def test_experiments_compose(compose_train, name):
         assert cfg.data.virtual_bodies == 1 and cfg.data.bodies_spread == 0.07 and cfg.trainer.max_epochs == 4
     if name in ("virtual_views", "virtual_errors"):  # one more copy, 3 epochs; the bodies come from virtual_bodies
         assert cfg.data[name] == 1 and cfg.data.virtual_bodies == 0 and cfg.trainer.max_epochs == 3
+    if name == "drop_path":
+        plain = compose_train("data.root=/nonexistent", "seed=1", shrink=False)
+        assert cfg.model.net.drop_path == 0.1 and plain.model.net.drop_path == 0.0
+        assert cfg.trainer.max_epochs == plain.trainer.max_epochs  # it changes the network, nothing else
     if name == "h36m_to_3dhp":
         assert cfg.test_data.dataset == "mpi_3dhp" and cfg.test_data.num_joints == cfg.data.num_joints
 
 
-@pytest.mark.parametrize("exp, keypoints, joints, last, copy", [
-    ("h36m_gt17", "gt", 17, "virtual_views", "virtual_views"), ("h36m_gt16", "gt", 16, "virtual_views", "virtual_views"),
-    ("h36m_sh16", "data_2d_h36m_sh.npz", 16, "virtual_errors", "virtual_errors")])
-def test_row_of_record_recipe_composes_in_order(compose_train, exp, keypoints, joints, last, copy):
+@pytest.mark.parametrize("exp, keypoints, joints, last, copy, drop_path", [
+    ("h36m_gt17", "gt", 17, "virtual_views,drop_path", "virtual_views", 0.1),
+    ("h36m_gt16", "gt", 16, "virtual_views,drop_path", "virtual_views", 0.1),
+    ("h36m_sh16", "data_2d_h36m_sh.npz", 16, "virtual_errors", "virtual_errors", 0.0)])
+def test_row_of_record_recipe_composes_in_order(compose_train, exp, keypoints, joints, last, copy, drop_path):
     """The copies go last: their 3 epochs replace virtual_bodies' 4 and fast_h36m's 8, the rest stays."""
     cfg = compose_train(f"experiment=[{exp},fast_h36m,virtual_bodies,{last}]", "data.root=/nonexistent", shrink=False)
     assert (cfg.data.keypoints, cfg.data.num_joints, cfg.data.virtual_bodies, cfg.data[copy]) == (keypoints, joints, 1, 1)
+    assert cfg.model.net.drop_path == drop_path
     assert cfg.data.bodies_spread == 0.07 and cfg.trainer.max_epochs == 3
     assert list(cfg.model.optimizer.betas) == [0.9, 0.98] and cfg.model.compile and cfg.data.gpu_resident
 
