@@ -87,7 +87,7 @@ def test_turned_views_keep_the_root_pixel_and_the_skeleton(synth_dir):
     assert two.pose2d.shape[1:] == (16, 2) and len(two) == 2 * len(real16)
 
 
-def test_datamodule_adds_views_and_refuses_detections(synth_dir):
+def test_datamodule_adds_views(synth_dir):
     plain = PoseDataModule(dataset="synthetic", root=synth_dir, train_subjects=TRAIN)
     plain.prepare_data()
     plain.setup("fit")
@@ -96,10 +96,6 @@ def test_datamodule_adds_views_and_refuses_detections(synth_dir):
     assert len(more.data_train) == 3 * len(plain.data_train)
     np.testing.assert_array_equal(more.data_train.pose2d[: len(plain.data_train)], plain.data_train.pose2d)
     assert len(more.data_val) == len(plain.data_val)  # evaluation data untouched
-    with pytest.raises(DataError, match="keypoints=gt"):
-        PoseDataModule(dataset="h36m", root=synth_dir, keypoints="sh", virtual_views=1)
-    with pytest.raises(DataError, match="keypoints=gt"):
-        h36m.load_h36m(synth_dir, TRAIN, keypoints="sh", virtual_views=1)
     with pytest.raises(DataError, match=">= 0"):
         PoseDataModule(dataset="synthetic", root=synth_dir, virtual_views=-1)
 
@@ -148,8 +144,6 @@ def test_virtual_bodies_through_the_loader(synth_dir):
     np.testing.assert_allclose(same.pose3d, real.pose3d, atol=1e-5)
     with_views = h36m.load_h36m(synth_dir, TRAIN, virtual_views=1, virtual_bodies=1, bodies_spread=0.2, views_seed=5)
     np.testing.assert_array_equal(with_views.pose3d[2 * len(real):], new.pose3d)
-    with pytest.raises(DataError, match="virtual_views needs ground-truth 2D"):
-        h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", virtual_views=1)
 
 
 def test_shifted_detections_carry_each_frames_error_to_the_new_body():
@@ -184,6 +178,29 @@ def test_virtual_bodies_with_detections_keep_each_frames_detection_error(synth_d
     assert np.abs(det.pose2d - real_det.pose2d).mean() > 1e-3  # and the body did move
 
 
+def test_turned_views_with_detections_keep_each_frames_detection_error(synth_dir):
+    """keypoints=cpn: a turned view's 2D minus its ground-truth projection is the real frame's
+    detection error (same camera, same frame), its 3D the GT run's turned body; with bodies and
+    shuffled errors beside it, each copy is the one it would be alone (its own random stream)."""
+    kw = dict(virtual_views=1, views_seed=3)
+    real_det, real_gt = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn"), h36m.load_h36m(synth_dir, TRAIN)
+    n = len(real_det)
+    det = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", **kw).subset(slice(n, None))
+    gt = h36m.load_h36m(synth_dir, TRAIN, **kw).subset(slice(n, None))
+    assert len(det) == len(gt) == n
+    np.testing.assert_allclose(det.pose3d, gt.pose3d, atol=1e-6)
+    np.testing.assert_allclose(det.pose2d - gt.pose2d, real_det.pose2d - real_gt.pose2d, atol=1e-4)
+    assert np.abs(det.pose2d - real_det.pose2d).mean() > 1e-2  # the body did turn
+    every = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", virtual_views=1, virtual_bodies=1, virtual_errors=1,
+                           bodies_spread=0.2, views_seed=3)
+    assert len(every) == 4 * n
+    np.testing.assert_array_equal(every.pose2d[n:2 * n], det.pose2d)
+    bodies = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", virtual_bodies=1, bodies_spread=0.2, views_seed=3)
+    errors = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", virtual_errors=1, views_seed=3)
+    np.testing.assert_array_equal(every.pose2d[2 * n:3 * n], bodies.pose2d[n:])
+    np.testing.assert_array_equal(every.pose2d[3 * n:], errors.pose2d[n:])
+
+
 def test_datamodule_adds_bodies_and_checks_its_settings(synth_dir):
     dm = PoseDataModule(dataset="synthetic", root=synth_dir, train_subjects=TRAIN, virtual_bodies=1, virtual_views=1)
     dm.prepare_data()
@@ -191,8 +208,7 @@ def test_datamodule_adds_bodies_and_checks_its_settings(synth_dir):
     plain = h36m.load_h36m(synth_dir, TRAIN)
     assert len(dm.data_train) == 3 * len(plain) and len(dm.data_val) < len(dm.data_train)
     PoseDataModule(dataset="h36m", root=synth_dir, keypoints="sh", virtual_bodies=1)  # detections move too
-    with pytest.raises(DataError, match="virtual_views needs ground-truth 2D"):
-        PoseDataModule(dataset="h36m", root=synth_dir, keypoints="sh", virtual_views=1)
+    PoseDataModule(dataset="h36m", root=synth_dir, keypoints="sh", virtual_views=1)  # and turn too
     with pytest.raises(DataError, match="virtual_bodies needs Human3.6M-style motion capture"):
         PoseDataModule(dataset="mpi_3dhp", root=synth_dir, virtual_bodies=1)
     with pytest.raises(DataError, match="virtual_bodies must be >= 0"):

@@ -34,7 +34,8 @@ EMA = 0.999  # the fast mode's weight-average decay (session 4)
 # 5 of its 8 epochs). Session 14 ran s14_droppath_folds (adopted), s14_droppath_rows17,
 # s14_droppath_rows16 with s14_sh_again, and s14_sh_droppath (adopted); s14_length and
 # s14_rows_again were not run (the first was for a rejection, the second is superseded).
-# Queued: s15_sh_droppath_rows (rules are beside the jobs below).
+# Queued: s15_sh_droppath_rows, s15_sh_views, then s15_sh_views_rows if adopted (rules are beside
+# the jobs below).
 PLANS = {
     "s13_folds": [f"{fold}_fast_h36m_{tag}" for fold in ("s1", "s5", "s6")
                   for tag in ("bodies1_spread0.07_4ep", "bodies1_views1_spread0.07_3ep")],
@@ -60,6 +61,9 @@ PLANS = {
     "s14_sh_droppath": [f"sh16_s8_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_s{seed}" for seed in (42, 2)],
     "s15_sh_droppath_rows": [f"sh16_5subjects_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
                              for seed in (42, 2) for flip in ("", "_flip")],
+    "s15_sh_views": [f"sh16_s8_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}" for seed in (42, 2)],
+    "s15_sh_views_rows": [f"sh16_5subjects_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
+                          for seed in (42, 2) for flip in ("", "_flip")],
     "s14_sh_again": [f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s42{flip}" for flip in ("", "_flip")],
     "s14_rows_again": [*(f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s42{flip}" for flip in ("", "_flip")),
                        *(f"gt17_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s42{suffix}"
@@ -409,6 +413,18 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
                         args=chosen("h36m_sh16", sh_data) + honest + sh_errors + ["model.net.drop_path=0.1", f"seed={seed}"]))
         out += paper_protocol(f"sh16_5subjects_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_s{seed}",
                               chosen("h36m_sh16", sh_data) + sh_errors + ["model.net.drop_path=0.1", f"seed={seed}"])
+    # Queued for session 15 (not run): turned views on the detections (new in session 14: a turned
+    # view's 2D is its ground-truth projection plus the frame's real detection error), on top of
+    # the SH recipe with stochastic depth; 3 epochs of four times the data. Rule, written before
+    # any of these runs: adopted for the SH rows if both seeds beat the stochastic-depth S8 fold of
+    # the same seed (61.2 / 61.6 mm, sh16_s8_..._droppath0.1_..._s{42,2}) at their best; its rows
+    # (s15_sh_views_rows) then replace s15_sh_droppath_rows as the rows of record.
+    sh_views = sh_errors + ["data.virtual_views=1", "model.net.drop_path=0.1"]
+    for seed in (42, 2):
+        out.append(dict(name=f"sh16_s8_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}",
+                        args=chosen("h36m_sh16", sh_data) + honest + sh_views + [f"seed={seed}"]))
+        out += paper_protocol(f"sh16_5subjects_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}",
+                              chosen("h36m_sh16", sh_data) + sh_views + [f"seed={seed}"])
     # Run in session 13 (calls 3-4): S8 40.4 / 41.1 mm (two seeds, mean 40.76 against 42.2) and S7
     # 33.4 at its fifth of 8 epochs (stopped there by the budget; one body's best of 8: 33.75), so
     # it passed its rule against one body; the rows had meanwhile moved to one body + one view,

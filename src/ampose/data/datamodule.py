@@ -195,7 +195,8 @@ class PoseDataModule(pl.LightningDataModule):
         flip_augment: random horizontal flip of each training sample.
         virtual_views: add this many turned copies of every training sequence (each frame's
             world pose turned about the vertical through its root, projected through the same
-            camera; ampose.data.views). Ground-truth 2D only; 0 = off.
+            camera; ampose.data.views). With detections, each frame's detection error is kept
+            on the turned body's projection; 0 = off.
         virtual_bodies: add this many copies of every training sequence with new bone lengths
             (each bone scaled by a factor in [1/(1+bodies_spread), 1+bodies_spread], the same on
             both sides, projected through the same camera; ampose.data.views). With detections,

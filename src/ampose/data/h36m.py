@@ -271,12 +271,13 @@ def load_h36m(
 
     keypoints: "gt" (the cached `data_2d_h36m_gt.npz`, else projected on the fly), "cpn", "sh",
     or a 2D npz file name (relative to root) or path. file_3d: the 3D file's name in root.
-    virtual_views: add that many turned copies of every sequence (ampose.data.views; GT 2D only),
-    their angles drawn from `views_seed`; the copies follow the real samples.
+    virtual_views: add that many turned copies of every sequence (ampose.data.views), their angles
+    drawn from `views_seed`; the copies follow the real samples. With detections, a turned
+    view's 2D is its ground-truth projection plus the frame's real detection error.
     virtual_bodies: add that many copies of every sequence with new bone lengths (each bone scaled
     by up to 1 + `bodies_spread`; ampose.data.views), drawn from `views_seed`, after any views.
-    With detections, a new body's 2D is the frame's detection moved with its ground-truth
-    projection (views.shifted_detections).
+    With detections, a new body's 2D (and a turned view's) is the frame's detection moved with
+    its ground-truth projection (views.shifted_detections).
     virtual_errors: add that many copies of every sequence whose detection errors are shuffled in
     time within each sequence and camera (views.shuffled_errors; detections only), after any bodies.
     """
@@ -289,7 +290,7 @@ def load_h36m(
     if virtual_views or virtual_bodies or virtual_errors:
         strided = {s: {a: x[::stride] for a, x in positions_3d[s].items()} for s in wanted}
         dets = before = None
-        if keypoints != "gt":  # detections, and their ground truth: new bodies move them, error copies reshuffle them
+        if keypoints != "gt":  # detections and their ground truth: views and bodies move them, error copies reshuffle them
             dets = {s: {a: [None if d is None else d[: len(positions_3d[s][a])][::stride] for d in views]
                         for a, views in positions_2d[s].items() if a in positions_3d[s]}
                     for s in wanted if s in positions_2d}

@@ -6,8 +6,8 @@ and a lifting network learns those four viewpoints of five people. Turning each 
 the vertical axis through its own root (Human3.6M's world z is up), then projecting it through
 the same real cameras, shows each camera a new body orientation at the same place in the image:
 a new viewpoint with exact 2D and 3D, the same intrinsics and distortion, and gravity still
-pointing down. (Detections cannot be re-made for a turned body, so this is for ``keypoints=gt``
-only.) ``h36m.load_h36m(..., virtual_views=K)`` builds the samples through the ordinary path.
+pointing down. ``h36m.load_h36m(..., virtual_views=K)`` builds the samples through the ordinary
+path.
 
 Virtual bodies answer another gap: Human3.6M trains on five skeletons (two of them male, as are
 both test subjects), so a network can learn five sets of bone lengths rather than read them
@@ -16,8 +16,11 @@ from the 2D. Each copied sequence gets a new body: every bone's length scaled by
 unmoved root, then projected through the same camera (``virtual_bodies=K``). With detected 2D
 (``keypoints=sh``, ``cpn``, ...) a new body gets each frame's real detection moved by as much as
 that frame's ground-truth projection moved (``shifted_detections``): the detector's error on the
-frame, which is what the network must learn to see through, carries over to the new body. A
-turned view changes what the detector would have seen, so views stay with ground-truth 2D.
+frame, which is what the network must learn to see through, carries over to the new body.
+Turned views with detections are built the same way: the turned body's projection plus the
+frame's real detection error. That is an approximation (a detector would have erred differently
+on the turned body: a limb in front is now behind), so whether it helps is for held-out
+subjects to say.
 
 Virtual errors are for detections only: a network trained on detected 2D sees each training
 frame with the one error the detector made on it, and can learn that pairing by heart (on
@@ -36,11 +39,8 @@ from ampose.data.skeleton import H36M17, H36M17_TO_16, Skeleton
 
 
 def check_views_keypoints(virtual_views: int, keypoints: str, virtual_errors: int = 0) -> None:
-    """Turned views need ground-truth 2D: no detector saw the turned body (bodies take detections).
-    Shuffled errors need detections: ground truth has no error to shuffle."""
-    if virtual_views and keypoints != "gt":
-        raise DataError(f"virtual_views needs ground-truth 2D (keypoints=gt), got keypoints={keypoints!r}: "
-                        f"a turned body changes what the detector would have seen")
+    """Shuffled errors need detections: ground truth has no error to shuffle. (Turned views and new
+    bodies take either kind of 2D; `virtual_views` is kept for callers that pass it.)"""
     if virtual_errors and keypoints == "gt":
         raise DataError("virtual_errors needs detected 2D (keypoints=sh, cpn or a 2D file), got keypoints='gt': "
                         "ground-truth 2D has no detection error to shuffle")
