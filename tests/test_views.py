@@ -163,14 +163,15 @@ def test_shifted_detections_carry_each_frames_error_to_the_new_body():
     np.testing.assert_allclose(out["S1"]["Walking"][0], (b + delta)[:, keep] + error[:5], atol=1e-6)
 
 
-def test_virtual_bodies_with_detections_keep_each_frames_detection_error(synth_dir):
-    """keypoints=cpn: a new body's 2D minus its ground-truth projection is the real frame's
-    detection error, exactly (same camera, same frame), and its 3D is the GT run's new body."""
-    kw = dict(virtual_bodies=1, bodies_spread=0.2, views_seed=3)
+@pytest.mark.parametrize("copy", [dict(virtual_bodies=1, bodies_spread=0.2), dict(virtual_views=1)],
+                         ids=["new_bodies", "turned_views"])
+def test_moved_copies_with_detections_keep_each_frames_detection_error(synth_dir, copy):
+    """keypoints=cpn: a new body's or a turned view's 2D minus its ground-truth projection is the
+    real frame's detection error, exactly (same camera, same frame), and its 3D is the GT run's."""
     real_det, real_gt = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn"), h36m.load_h36m(synth_dir, TRAIN)
     n = len(real_det)
-    det = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", **kw).subset(slice(n, None))
-    gt = h36m.load_h36m(synth_dir, TRAIN, **kw).subset(slice(n, None))
+    det = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", views_seed=3, **copy).subset(slice(n, None))
+    gt = h36m.load_h36m(synth_dir, TRAIN, views_seed=3, **copy).subset(slice(n, None))
     assert len(det) == len(gt) == n
     np.testing.assert_allclose(det.pose3d, gt.pose3d, atol=1e-6)
     np.testing.assert_allclose(det.pose2d - gt.pose2d, real_det.pose2d - real_gt.pose2d, atol=1e-4)
@@ -178,27 +179,15 @@ def test_virtual_bodies_with_detections_keep_each_frames_detection_error(synth_d
     assert np.abs(det.pose2d - real_det.pose2d).mean() > 1e-3  # and the body did move
 
 
-def test_turned_views_with_detections_keep_each_frames_detection_error(synth_dir):
-    """keypoints=cpn: a turned view's 2D minus its ground-truth projection is the real frame's
-    detection error (same camera, same frame), its 3D the GT run's turned body; with bodies and
-    shuffled errors beside it, each copy is the one it would be alone (its own random stream)."""
-    kw = dict(virtual_views=1, views_seed=3)
-    real_det, real_gt = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn"), h36m.load_h36m(synth_dir, TRAIN)
-    n = len(real_det)
-    det = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", **kw).subset(slice(n, None))
-    gt = h36m.load_h36m(synth_dir, TRAIN, **kw).subset(slice(n, None))
-    assert len(det) == len(gt) == n
-    np.testing.assert_allclose(det.pose3d, gt.pose3d, atol=1e-6)
-    np.testing.assert_allclose(det.pose2d - gt.pose2d, real_det.pose2d - real_gt.pose2d, atol=1e-4)
-    assert np.abs(det.pose2d - real_det.pose2d).mean() > 1e-2  # the body did turn
-    every = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", virtual_views=1, virtual_bodies=1, virtual_errors=1,
-                           bodies_spread=0.2, views_seed=3)
+def test_every_kind_of_copy_with_detections_is_the_one_it_would_be_alone(synth_dir):
+    """Views, bodies and shuffled errors each draw from their own stream, in that order."""
+    kw = dict(keypoints="cpn", bodies_spread=0.2, views_seed=3)
+    n = len(h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn"))
+    every = h36m.load_h36m(synth_dir, TRAIN, virtual_views=1, virtual_bodies=1, virtual_errors=1, **kw)
     assert len(every) == 4 * n
-    np.testing.assert_array_equal(every.pose2d[n:2 * n], det.pose2d)
-    bodies = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", virtual_bodies=1, bodies_spread=0.2, views_seed=3)
-    errors = h36m.load_h36m(synth_dir, TRAIN, keypoints="cpn", virtual_errors=1, views_seed=3)
-    np.testing.assert_array_equal(every.pose2d[2 * n:3 * n], bodies.pose2d[n:])
-    np.testing.assert_array_equal(every.pose2d[3 * n:], errors.pose2d[n:])
+    for i, alone in enumerate([dict(virtual_views=1), dict(virtual_bodies=1), dict(virtual_errors=1)], start=1):
+        np.testing.assert_array_equal(every.pose2d[i * n:(i + 1) * n],
+                                      h36m.load_h36m(synth_dir, TRAIN, **alone, **kw).pose2d[n:])
 
 
 def test_datamodule_adds_bodies_and_checks_its_settings(synth_dir):
