@@ -122,7 +122,8 @@ def test_overfits_tiny_batch(factory):
     "kwargs, message",
     [({"depth": 0}, "depth"), ({"dim": -4}, "width"), ({"block": "resnet"}, "unknown GCN block"),
      ({"num_joints": 15}, "num_joints"), ({"dim": 30, "num_heads": 8}, "divisible"),
-     ({"block": None, "attention": False}, "no layers"), ({"drop_path": 1.0}, "drop_path")],
+     ({"block": None, "attention": False}, "no layers"), ({"drop_path": 1.0}, "drop_path"),
+     ({"attention": False, "drop_path": 0.1}, "no encoders")],
 )
 def test_bad_config_values(kwargs, message):
     with pytest.raises(ValueError, match=message):

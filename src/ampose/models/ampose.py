@@ -72,6 +72,9 @@ class AMPose(nn.Module):
         factory = _resolve_block(block)
         if factory is None and not attention:
             raise ValueError("a network with neither attention nor GCN blocks has no layers")
+        if drop_path and not attention:  # it would be silently ignored
+            raise ValueError(f"drop_path={drop_path} drops the encoders' branches, and this network has no "
+                             f"encoders (attention=False, e.g. the pure GCN); set drop_path=0")
         adjacency = group_adjacency(num_joints)  # validates num_joints
         self.num_joints, self.in_dim = num_joints, in_dim
 
