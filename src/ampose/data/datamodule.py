@@ -26,7 +26,7 @@ from ampose.data import h36m
 from ampose.data.arrays import DataError, PoseArrays
 from ampose.data.skeleton import Skeleton, skeleton_for
 from ampose.data.transforms import flip_where
-from ampose.data.views import check_views_keypoints
+from ampose.data.views import check_errors_keypoints
 from ampose.distributed import eval_sampler
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ class PoseDataModule(pl.LightningDataModule):
             if copies and dataset not in ("h36m", "synthetic"):
                 raise DataError(f"{name} needs Human3.6M-style motion capture (dataset=h36m or synthetic), "
                                 f"got dataset={dataset!r}")
-        check_views_keypoints(int(virtual_views), keypoints, int(virtual_errors))
+        check_errors_keypoints(int(virtual_errors), keypoints)
         if not 0.0 <= float(bodies_spread) < 1.0:
             raise DataError(f"bodies_spread must be in [0, 1), got {bodies_spread}")
         self.virtual_views = int(virtual_views)

@@ -21,7 +21,7 @@ from ampose.data.arrays import (
 from ampose.data.cameras import CAMERA_IDS, h36m_cameras
 from ampose.data.skeleton import H36M17, H36M16, H36M17_TO_16, H36M32_TO_17
 from ampose.data.views import (
-    check_views_keypoints,
+    check_errors_keypoints,
     rebodied_positions,
     shifted_detections,
     shuffled_errors,
@@ -281,7 +281,7 @@ def load_h36m(
     virtual_errors: add that many copies of every sequence whose detection errors are shuffled in
     time within each sequence and camera (views.shuffled_errors; detections only), after any bodies.
     """
-    check_views_keypoints(virtual_views, keypoints, virtual_errors)
+    check_errors_keypoints(virtual_errors, keypoints)
     positions_3d = read_3d(Path(root) / file_3d)
     path_2d = keypoints_path(root, keypoints)
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}

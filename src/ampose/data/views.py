@@ -38,9 +38,9 @@ from ampose.data.arrays import DataError
 from ampose.data.skeleton import H36M17, H36M17_TO_16, Skeleton
 
 
-def check_views_keypoints(virtual_views: int, keypoints: str, virtual_errors: int = 0) -> None:
+def check_errors_keypoints(virtual_errors: int, keypoints: str) -> None:
     """Shuffled errors need detections: ground truth has no error to shuffle. (Turned views and new
-    bodies take either kind of 2D; `virtual_views` is kept for callers that pass it.)"""
+    bodies take either kind of 2D.)"""
     if virtual_errors and keypoints == "gt":
         raise DataError("virtual_errors needs detected 2D (keypoints=sh, cpn or a 2D file), got keypoints='gt': "
                         "ground-truth 2D has no detection error to shuffle")
