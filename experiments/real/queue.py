@@ -64,6 +64,11 @@ PLANS = {
     "s15_sh_views": [f"sh16_s8_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}" for seed in (42, 2)],
     "s15_sh_views_rows": [f"sh16_5subjects_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
                           for seed in (42, 2) for flip in ("", "_flip")],
+    # The first call of session 15: the SH rows with stochastic depth beside the turned-view S8 folds
+    # (their rule reads only session 14's folds), two trainings per GPU.
+    "s15_first": [f"sh16_5subjects_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
+                  for seed in (42, 2) for flip in ("", "_flip")]
+                 + [f"sh16_s8_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}" for seed in (42, 2)],
     "s15_claims": [f"baseline_pure_transformer_5subjects_bodies1_views1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
                    for seed in (42, 2) for flip in ("", "_flip")],
     "s14_sh_again": [f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s42{flip}" for flip in ("", "_flip")],
