@@ -92,6 +92,15 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
         return [dict(name=name, args=args + ["test_ckpt=last"]),
                 dict(name=f"{name}_flip", eval=name, ckpt="last", args=["flip_test=true"])]
 
+    dhp_root, dhp_file = os.path.split(os.path.abspath(dhp))
+
+    def on_3dhp(name: str) -> list[dict]:
+        """A five-subject run's last weights on MPI-INF-3DHP outdoor (TS5-TS6, `--dhp`, the npz that
+        `ampose-data import-3dhp` writes), without and with flip TTA."""
+        return [dict(name=f"{name}_3dhp{suffix}", eval=name, ckpt="last",
+                     args=["data=mpi_3dhp", f"data.root={dhp_root}", f"data.test_file={dhp_file}", *flip])
+                for suffix, flip in (("", []), ("_flip", ["flip_test=true"]))]
+
     gt = lambda exp, ema_decay=None: fast(exp, data, ema_decay)  # noqa: E731
     sh = lambda ema_decay=None: fast("h36m_sh16", sh_data, ema_decay)  # noqa: E731
     # Model selection on a training subject held out of training (S8 by default), never on S9/S11:
@@ -338,11 +347,7 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # 54-mm model. The row of record's seed-42 run again (its checkpoint stayed on session 11's
     # machine), then its last weights on MPI-INF-3DHP outdoor (TS5-TS6, `--dhp`, the npz that
     # `ampose-data import-3dhp` writes), with and without flip TTA.
-    dhp_root, dhp_file = os.path.split(os.path.abspath(dhp))
-    for suffix, flip in (("", []), ("_flip", ["flip_test=true"])):
-        out.append(dict(name=f"gt17_5subjects_fast_h36m_bodies1_spread0.07_4ep_s42_3dhp{suffix}",
-                        eval="gt17_5subjects_fast_h36m_bodies1_spread0.07_4ep_s42", ckpt="last",
-                        args=["data=mpi_3dhp", f"data.root={dhp_root}", f"data.test_file={dhp_file}", *flip]))
+    out += on_3dhp("gt17_5subjects_fast_h36m_bodies1_spread0.07_4ep_s42")
     # Queued for session 12, after the GT jobs above: virtual bodies on the detections (new in
     # session 11: each frame's detection moves with its ground-truth projection). Judged on S8
     # against the scratch fold (sh16_s8_fast_h36m: 63.5 mm at its best of 8 epochs); the five-
@@ -466,10 +471,7 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
                                   chosen(exp, data) + drop_views + [f"seed={seed}"])
     # Session 14: stochastic depth was adopted (38.41 against 39.11 mm), so the 3DHP row is the new
     # seed-42 row's last weights (it runs in s14_droppath_rows17, before s14_rows_again's old one).
-    for suffix, flip in (("", []), ("_flip", ["flip_test=true"])):
-        out.append(dict(name=f"gt17_5subjects_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep_s42_3dhp{suffix}",
-                        eval="gt17_5subjects_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep_s42", ckpt="last",
-                        args=["data=mpi_3dhp", f"data.root={dhp_root}", f"data.test_file={dhp_file}", *flip]))
+    out += on_3dhp("gt17_5subjects_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep_s42")
     # Queued for session 15 (s15_claims): the paper's claim "AMPose beats the pure transformer",
     # level on the paper protocol with fast_h36m (session 8: 37.4 against 38.0 mm with flip TTA),
     # measured again with the rows' recipe since session 14 (two seeds, paper-sized), against the
@@ -492,10 +494,7 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
                                             "trainer.max_epochs=5"]))
     # Queued for session 14: the row of record's seed 42 on MPI-INF-3DHP outdoor (its checkpoint
     # stayed on session 12's machine, so the row is trained again; s14_rows_again).
-    for suffix, flip in (("", []), ("_flip", ["flip_test=true"])):
-        out.append(dict(name=f"gt17_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s42_3dhp{suffix}",
-                        eval="gt17_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s42", ckpt="last",
-                        args=["data=mpi_3dhp", f"data.root={dhp_root}", f"data.test_file={dhp_file}", *flip]))
+    out += on_3dhp("gt17_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s42")
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
