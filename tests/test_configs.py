@@ -86,7 +86,7 @@ def test_experiments_compose(compose_train, name):
 @pytest.mark.parametrize("exp, keypoints, joints, last, copy, drop_path", [
     ("h36m_gt17", "gt", 17, "virtual_views,drop_path", "virtual_views", 0.1),
     ("h36m_gt16", "gt", 16, "virtual_views,drop_path", "virtual_views", 0.1),
-    ("h36m_sh16", "data_2d_h36m_sh.npz", 16, "virtual_errors", "virtual_errors", 0.0)])
+    ("h36m_sh16", "data_2d_h36m_sh.npz", 16, "virtual_errors,drop_path", "virtual_errors", 0.1)])
 def test_row_of_record_recipe_composes_in_order(compose_train, exp, keypoints, joints, last, copy, drop_path):
     """The copies go last: their 3 epochs replace virtual_bodies' 4 and fast_h36m's 8, the rest stays."""
     cfg = compose_train(f"experiment=[{exp},fast_h36m,virtual_bodies,{last}]", "data.root=/nonexistent", shrink=False)

@@ -34,8 +34,9 @@ EMA = 0.999  # the fast mode's weight-average decay (session 4)
 # 5 of its 8 epochs). Session 14 ran s14_droppath_folds (adopted), s14_droppath_rows17,
 # s14_droppath_rows16 with s14_sh_again, and s14_sh_droppath (adopted); s14_length and
 # s14_rows_again were not run (the first was for a rejection, the second is superseded).
-# Session 15 ran s15_first (the turned views adopted) and s15_sh_views_rows; then s15_sh_views2
-# (two turned views), with s15_sh_views2_rows if adopted; s15_claims (rules are beside the jobs).
+# Session 15 ran s15_first (the stochastic-depth SH rows, of record; the turned views' S8 folds,
+# rejected but misread as adopted), s15_sh_views_rows (a reading), s15_sh_views2 (rejected) and
+# s15_claims (rules and readings are beside the jobs). Queued: s16_sh_folds.
 PLANS = {
     "s13_folds": [f"{fold}_fast_h36m_{tag}" for fold in ("s1", "s5", "s6")
                   for tag in ("bodies1_spread0.07_4ep", "bodies1_views1_spread0.07_3ep")],
@@ -72,6 +73,8 @@ PLANS = {
     "s15_sh_views2": [f"sh16_s8_fast_h36m_bodies1_errors1_views2_droppath0.1_spread0.07_3ep_s{seed}" for seed in (42, 2)],
     "s15_sh_views2_rows": [f"sh16_5subjects_fast_h36m_bodies1_errors1_views2_droppath0.1_spread0.07_3ep_s{seed}{flip}"
                            for seed in (42, 2) for flip in ("", "_flip")],
+    "s16_sh_folds": [f"sh16_s5_fast_h36m_{tag}_spread0.07_3ep_s42"
+                     for tag in ("bodies1_errors1_droppath0.1", "bodies1_errors1_views1_droppath0.1")],
     "s15_claims": [f"baseline_pure_transformer_5subjects_bodies1_views1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
                    for seed in (42, 2) for flip in ("", "_flip")],
     "s14_sh_again": [f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s42{flip}" for flip in ("", "_flip")],
@@ -440,19 +443,33 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
                         args=chosen("h36m_sh16", sh_data) + honest + sh_views + [f"seed={seed}"]))
         out += paper_protocol(f"sh16_5subjects_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}",
                               chosen("h36m_sh16", sh_data) + sh_views + [f"seed={seed}"])
-    # Run in session 15 (call 1): S8 60.7 / 61.1 mm, both better, adopted; the rows (call 2) are the
-    # SH rows of record: 64.2 / 64.3 mm, 63.3 / 63.3 with flip TTA.
-    # Session 15 (call 3): two turned views instead of one on the detections (five copies of the
-    # data in all). The S8 curves still turn up after the second epoch, and every extra copy has
-    # helped so far. Rule, written before any of these runs: adopted for the SH rows if both seeds
-    # beat one turned view's S8 fold of the same seed (60.7 / 61.1 mm) at their best; its rows
-    # (s15_sh_views2_rows) then replace s15_sh_views_rows as the rows of record.
+    # Run in session 15 (call 1): S8 61.7 / 62.0 mm (action-wise, the rule's metric) against 61.2 /
+    # 61.6, both worse: REJECTED by its rule. The call's table was misread (its frame-wise S8
+    # column, 60.7 / 61.1, taken for the action-wise one), so the rows ran (call 2): 63.3 mm with
+    # flip TTA on S9/S11, 1.1 better than the rows of record (s15_sh_droppath_rows, 64.4). S9/S11
+    # chooses nothing, so they are reported and not adopted.
+    # Session 15 (call 3), written under the same misreading: two turned views (five copies of the
+    # data in all), against one view's S8 fold (the rule said 60.7 / 61.1 mm, frame-wise; the
+    # action-wise figures are 61.7 / 62.0). Result: 62.1 / 62.5 action-wise (61.2 / 61.5
+    # frame-wise), worse on either metric: rejected, and s15_sh_views2_rows was not run.
     sh_views2 = sh_errors + ["data.virtual_views=2", "model.net.drop_path=0.1"]
     for seed in (42, 2):
         out.append(dict(name=f"sh16_s8_fast_h36m_bodies1_errors1_views2_droppath0.1_spread0.07_3ep_s{seed}",
                         args=chosen("h36m_sh16", sh_data) + honest + sh_views2 + [f"seed={seed}"]))
         out += paper_protocol(f"sh16_5subjects_fast_h36m_bodies1_errors1_views2_droppath0.1_spread0.07_3ep_s{seed}",
                               chosen("h36m_sh16", sh_data) + sh_views2 + [f"seed={seed}"])
+    # Queued for session 16 (s16_sh_folds): a second held-out fold for the detections. On them S8
+    # alone has disagreed with S9/S11 (session 15: the turned views lost on S8 by 0.4-0.5 mm and
+    # read 1.2 mm better on S9/S11, which chooses nothing). S5 is the fold nearest the five-fold
+    # mean on GT 2D (38.2 against 38.4 mm). Rule, written before any of these runs: the turned
+    # views are adopted for the SH rows if the mean over the two folds of the best action-wise
+    # held-out MPJPE (S8: the two-seed mean, 61.85 with the views against 61.39; S5: seed 42) is
+    # lower with them; then the one-view rows (s15_sh_views_rows, already run) become the rows of
+    # record. Not a blind verdict: S9/S11 was seen before this rule was written.
+    for tag, extra in (("bodies1_errors1_droppath0.1", []), ("bodies1_errors1_views1_droppath0.1", ["data.virtual_views=1"])):
+        out.append(dict(name=f"sh16_s5_fast_h36m_{tag}_spread0.07_3ep_s42",
+                        args=chosen("h36m_sh16", sh_data) + held_out("S5") + sh_errors + extra
+                        + ["model.net.drop_path=0.1", "seed=42"]))
     # Run in session 13 (calls 3-4): S8 40.4 / 41.1 mm (two seeds, mean 40.76 against 42.2) and S7
     # 33.4 at its fifth of 8 epochs (stopped there by the budget; one body's best of 8: 33.75), so
     # it passed its rule against one body; the rows had meanwhile moved to one body + one view,
