@@ -36,7 +36,8 @@ EMA = 0.999  # the fast mode's weight-average decay (session 4)
 # s14_rows_again were not run (the first was for a rejection, the second is superseded).
 # Session 15 ran s15_first (the stochastic-depth SH rows, of record; the turned views' S8 folds,
 # rejected but misread as adopted), s15_sh_views_rows (a reading), s15_sh_views2 (rejected) and
-# s15_claims (rules and readings are beside the jobs). Queued: s16_sh_folds.
+# s15_claims (rules and readings are beside the jobs), and s15_last (cut by the budget).
+# Queued: s16_first, then the mpjpe loss's S5 fold (s16_sh_mpjpe) if both its S8 seeds pass.
 PLANS = {
     "s13_folds": [f"{fold}_fast_h36m_{tag}" for fold in ("s1", "s5", "s6")
                   for tag in ("bodies1_spread0.07_4ep", "bodies1_views1_spread0.07_3ep")],
@@ -80,6 +81,12 @@ PLANS = {
                  "sh16_s8_fast_h36m_bodies1_errors1_droppath0.1_mpjpe_spread0.07_3ep_s42"],
     "s16_sh_mpjpe": [f"sh16_{fold}_fast_h36m_bodies1_errors1_droppath0.1_mpjpe_spread0.07_3ep_s{seed}"
                      for fold, seed in (("s8", 2), ("s5", 42))],
+    # Session 16's first call (about 500 s with a cold start, two jobs per H200): the S5 folds of
+    # s16_sh_folds and both S8 seeds of the mpjpe loss; its S5 fold follows only if both S8 seeds
+    # pass (the rule needs all three).
+    "s16_first": ["sh16_s5_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_s42",
+                  "sh16_s5_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s42",
+                  *(f"sh16_s8_fast_h36m_bodies1_errors1_droppath0.1_mpjpe_spread0.07_3ep_s{seed}" for seed in (42, 2))],
     "s15_claims": [f"baseline_pure_transformer_5subjects_bodies1_views1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
                    for seed in (42, 2) for flip in ("", "_flip")],
     "s14_sh_again": [f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s42{flip}" for flip in ("", "_flip")],
