@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -303,19 +304,59 @@ def test_multirun_failing_job_keeps_the_other_results(synthetic_root, tmp_path):
     assert rows[1].failed == 1 and rows[1].stats == {}
 
 
-def test_result_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+def _npz(path):
+    with np.load(path) as z:
+        return {k: z[k].tolist() for k in z.files}
+
+
+def _plain(value):
+    """What the reader should give back for a written value."""
+    if isinstance(value, dict):
+        return {k: v.tolist() for k, v in value.items()}
+    return value if isinstance(value, str) else value.tolist()
+
+
+@pytest.mark.parametrize("name, write, read, old, new", [
+    ("metrics.json", "write_text_atomic", lambda p: p.read_text(), '{"a": 1}', '{"a": 2}'),
+    ("poses.npy", "save_npy_atomic", lambda p: np.load(p).tolist(), np.arange(3.0), np.ones(4)),
+    ("data.npz", "savez_atomic", _npz, {"x": np.arange(2)}, {"x": np.zeros(5)}),
+])
+def test_result_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch, name, write, read, old, new):
     from ampose import fileio
 
-    path = fileio.write_text_atomic(tmp_path / "metrics.json", '{"a": 1}')
+    writer = getattr(fileio, write)
+    save = (lambda path, value: writer(path, **value)) if isinstance(old, dict) else writer
+    path = save(tmp_path / "sub" / name, old)  # the folder is made; the name is kept exactly
+    assert path == tmp_path / "sub" / name and path.stat().st_mode & 0o777 == 0o644
+    assert read(path) == _plain(old)
 
     def crash(src, dst):
-        raise KeyboardInterrupt  # killed after the new text was written, before the rename
+        raise KeyboardInterrupt  # killed after the new content was written, before the rename
 
     monkeypatch.setattr(fileio.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        fileio.write_text_atomic(path, '{"a": 2}')
-    assert path.read_text() == '{"a": 1}'
-    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left
+        save(path, new)
+    assert read(path) == _plain(old)
+    assert [p.name for p in path.parent.iterdir()] == [name]  # no temporary file left
+
+
+def test_predict_outputs_are_written_atomically(tmp_path, monkeypatch):
+    """A crash while ampose-predict writes leaves the previous outputs whole."""
+    from ampose import fileio
+    from ampose.predict import FillReport, LiftResult, write_outputs
+
+    def result(value: float) -> LiftResult:
+        poses = np.full((2, 17, 3), value, np.float32)
+        report = FillReport(missing=np.zeros((2, 17), bool))
+        return LiftResult(poses, poses[..., :2], np.ones((2, 17), np.float32), report, [str(i) for i in range(17)], [0, 1])
+
+    npy, js = write_outputs(tmp_path / "out", result(1.0), "h36m", (1000, 1000))
+    before = (npy.read_bytes(), js.read_text())
+    monkeypatch.setattr(fileio.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        write_outputs(tmp_path / "out", result(2.0), "h36m", (1000, 1000))
+    assert (npy.read_bytes(), js.read_text()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "out.npy"]
 
 
 def test_metrics_json_keeps_the_whole_curve_when_an_earlier_epoch_is_tested(compose_train, tmp_path):

@@ -1,19 +1,45 @@
-"""Small result files written atomically: a crash mid-write leaves the previous file (or none)."""
+"""Files written atomically: a crash mid-write leaves the previous file (or none), never half of one."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+import numpy as np
+
+
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
+    """Call ``write(f)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    The folder is created if needed. The temporary file is removed if anything fails, an
+    interrupt included; the rename is atomic on one filesystem, hence "beside".
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from the rest of a group
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, newline="")  # verbatim: CSV rows end in \r\n by design
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    """``text`` as UTF-8, verbatim (CSV rows end in \\r\\n by design)."""
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def save_npy_atomic(path: str | Path, array: np.ndarray) -> Path:
+    """``np.save`` to exactly ``path`` (no ``.npy`` appended)."""
+    return write_atomic(path, lambda f: np.save(f, array))
+
+
+def savez_atomic(path: str | Path, **arrays: Any) -> Path:
+    """``np.savez_compressed`` to exactly ``path`` (no ``.npz`` appended)."""
+    return write_atomic(path, lambda f: np.savez_compressed(f, **arrays))

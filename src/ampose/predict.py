@@ -34,6 +34,7 @@ from torch import nn
 from ampose.data.cameras import normalize_screen
 from ampose.data.skeleton import skeleton_for
 from ampose.data.transforms import flip_pose
+from ampose.fileio import save_npy_atomic, write_text_atomic
 from ampose.inference import FastLifter
 from ampose.layouts import convert, get_layout
 
@@ -373,8 +374,7 @@ def output_paths(output: PathLike) -> tuple[Path, Path]:
 def write_outputs(output: PathLike, res: LiftResult, layout: str, image_size: Sequence[int]) -> tuple[Path, Path]:
     """Write the (T, J, 3) mm array (.npy) and a JSON with poses, joint names and the fill report."""
     npy, js = output_paths(output)
-    npy.parent.mkdir(parents=True, exist_ok=True)
-    np.save(npy, res.poses3d)
+    save_npy_atomic(npy, res.poses3d)
     doc = {
         "units": "mm",
         "frame": "camera (x right, y down, z forward), root-relative (joint 0 is zero)",
@@ -386,7 +386,7 @@ def write_outputs(output: PathLike, res: LiftResult, layout: str, image_size: Se
         "filled_per_frame": res.report.missing.sum(1).astype(int).tolist(),
         "poses_3d": np.round(res.poses3d.astype(np.float64), 2).tolist(),
     }
-    js.write_text(json.dumps(doc))
+    write_text_atomic(js, json.dumps(doc))
     return npy, js
 
 

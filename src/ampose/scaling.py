@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from ampose.bench import SIZES
+from ampose.fileio import write_text_atomic
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -63,7 +64,7 @@ def _worker(args: argparse.Namespace) -> None:
         callbacks=[throughput])
     trainer.fit(lit, datamodule=Resident())
     if trainer.is_global_zero:
-        Path(args.out).write_text(json.dumps({
+        write_text_atomic(args.out, json.dumps({
             "devices": args.worker_devices, "samples_per_s": throughput.steady_samples_per_s,
             "epoch_rates": throughput.history, "epoch_samples": throughput.samples_history,
             "world_size": trainer.world_size}))
@@ -119,8 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in results:
         print(f"{r['devices']:>8} {r['samples_per_s']:>12,.0f} {r['speedup']:>9.2f} {100 * r['efficiency']:>10.1f}%")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
+        write_text_atomic(args.json, json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
                                         indent=2))
 
 

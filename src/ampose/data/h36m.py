@@ -19,7 +19,7 @@ from ampose.data.arrays import (
     DataError, DataFileNotFoundError, DataFormatError, PoseArrays, check_finite,
 )
 from ampose.data.cameras import CAMERA_IDS, h36m_cameras
-from ampose.data.skeleton import H36M17, H36M16, H36M17_TO_16, H36M32_TO_17
+from ampose.data.skeleton import H36M16, H36M17, H36M17_TO_16, H36M32_TO_17
 from ampose.data.views import (
     check_errors_keypoints,
     rebodied_positions,
@@ -27,6 +27,7 @@ from ampose.data.views import (
     shuffled_errors,
     turned_positions,
 )
+from ampose.fileio import savez_atomic
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +79,6 @@ def _load_key(path: Path, key: str, how_to: str) -> Any:
     if not isinstance(val, dict):
         raise DataFormatError(f"{path}: {key!r} must be a dict subject -> action -> arrays, got {type(val).__name__}")
     return val, extra
-
-
-def atomic_savez(path: Path | str, **arrays: Any) -> None:
-    """np.savez_compressed to a temporary name in the same folder, then rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _check_3d(a: Any, where: str) -> np.ndarray:
@@ -171,12 +159,12 @@ def gt_2d(positions_3d: Positions3D) -> Positions2D:
 
 
 def write_3d(path: Path | str, positions_3d: Positions3D) -> None:
-    atomic_savez(path, positions_3d=np.array(positions_3d, dtype=object))
+    savez_atomic(path, positions_3d=np.array(positions_3d, dtype=object))
 
 
 def write_2d(path: Path | str, positions_2d: Positions2D, num_joints: int = 17) -> None:
     meta = {"num_joints": num_joints, "keypoints_symmetry": symmetry(num_joints)}
-    atomic_savez(path, positions_2d=np.array(positions_2d, dtype=object), metadata=np.array(meta, dtype=object))
+    savez_atomic(path, positions_2d=np.array(positions_2d, dtype=object), metadata=np.array(meta, dtype=object))
 
 
 def ensure_gt_2d(root: Path | str, file_3d: str = FILE_3D) -> Path | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 
 from ampose.data.arrays import DataFileNotFoundError, DataFormatError, PoseArrays, check_finite
 from ampose.data.skeleton import H36M17_TO_16, skeleton_for
+from ampose.fileio import savez_atomic
 
 # MPI 17-joint test order (mpii_get_joints('relevant')).
 MPI17_NAMES = (
@@ -255,19 +255,7 @@ def save_3dhp_test(path: str | os.PathLike, sequences: dict[str, dict[str, np.nd
     `sequences[name]` holds data_2d (T,17,2) px, data_3d (T,17,3) mm, valid (T,), and optional
     image_size (w, h), scene, annot3, intrinsics.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, data=np.array(sequences, dtype=object), format=np.array(FORMAT))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return savez_atomic(path, data=np.array(sequences, dtype=object), format=np.array(FORMAT))
 
 
 def _h5py():
