@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ampose.data.skeleton import Skeleton, skeleton_for
-from ampose.fileio import write_text_atomic
+from ampose.fileio import write_atomic, write_text_atomic
 
 LEFT, RIGHT, CENTRE = "#1f77b4", "#d62728", "#555555"
 PathLike = str | Path
@@ -165,10 +165,8 @@ def save_pose_png(
     **kwargs,
 ) -> Path:
     """``render_pose`` written to a PNG; returns the path."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(render_pose(pose2d, pred3d, gt3d, **kwargs)).save(p, format="PNG")
-    return p
+    image = Image.fromarray(render_pose(pose2d, pred3d, gt3d, **kwargs))
+    return write_atomic(path, lambda f: image.save(f, format="PNG"))
 
 
 def _write_mp4(path: Path, frames: Sequence[np.ndarray], fps: float, ffmpeg: str) -> None:
@@ -215,9 +213,8 @@ def save_animation(
         warnings.warn(f"ffmpeg not found; writing a GIF instead of {p.name}", stacklevel=2)
         p = p.with_suffix(".gif")
     images = [Image.fromarray(f) for f in frames]
-    images[0].save(p, format="GIF", save_all=True, append_images=images[1:],
-                   duration=max(int(round(1000 / fps)), 20), loop=0)
-    return p
+    return write_atomic(p, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+                                                    duration=max(int(round(1000 / fps)), 20), loop=0))
 
 
 def save_gallery(
