@@ -428,33 +428,32 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # camera cannot be learnt frame by frame. Rule: adopted for the SH rows if both seeds beat one
     # body's S8 fold of the same seed (63.0, 63.5 mm) at their best; the rows follow then.
     sh_errors = ["data.virtual_bodies=1", "data.bodies_spread=0.07", "data.virtual_errors=1", "trainer.max_epochs=3"]
-    for seed in (42, 2):
-        out.append(dict(name=f"sh16_s8_fast_h36m_bodies1_errors1_spread0.07_3ep_s{seed}",
-                        args=chosen("h36m_sh16", sh_data) + honest + sh_errors + [f"seed={seed}"]))
-        out += paper_protocol(f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s{seed}", chosen("h36m_sh16", sh_data)
-                              + sh_errors + [f"seed={seed}"])
+
+    def sh_s8_and_rows(tag: str, recipe: list[str]) -> list[dict]:
+        """One detection recipe's S8 folds and five-subject rows (with flip TTA), seeds 42 and 2."""
+        jobs = []
+        for seed in (42, 2):
+            jobs.append(dict(name=f"sh16_s8_fast_h36m_{tag}_s{seed}",
+                             args=chosen("h36m_sh16", sh_data) + honest + recipe + [f"seed={seed}"]))
+            jobs += paper_protocol(f"sh16_5subjects_fast_h36m_{tag}_s{seed}",
+                                   chosen("h36m_sh16", sh_data) + recipe + [f"seed={seed}"])
+        return jobs
+
+    out += sh_s8_and_rows("bodies1_errors1_spread0.07_3ep", sh_errors)
     # Session 14: stochastic depth on the detections' recipe (it was adopted for the GT rows by all
     # five folds). Rule, written before these runs: adopted for the SH rows if both seeds beat
     # shuffled errors' S8 fold of the same seed (61.6 / 62.7 mm) at their best; the rows follow then.
     # Run in session 14 (call 4): 61.2 / 61.6, adopted; the rows are queued for session 15
     # (s15_sh_droppath_rows: two trainings and their flip evaluations, one call on two H200s).
-    for seed in (42, 2):
-        out.append(dict(name=f"sh16_s8_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_s{seed}",
-                        args=chosen("h36m_sh16", sh_data) + honest + sh_errors + ["model.net.drop_path=0.1", f"seed={seed}"]))
-        out += paper_protocol(f"sh16_5subjects_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_s{seed}",
-                              chosen("h36m_sh16", sh_data) + sh_errors + ["model.net.drop_path=0.1", f"seed={seed}"])
+    out += sh_s8_and_rows("bodies1_errors1_droppath0.1_spread0.07_3ep", sh_errors + ["model.net.drop_path=0.1"])
     # Queued for session 15 (not run): turned views on the detections (new in session 14: a turned
     # view's 2D is its ground-truth projection plus the frame's real detection error), on top of
     # the SH recipe with stochastic depth; 3 epochs of four times the data. Rule, written before
     # any of these runs: adopted for the SH rows if both seeds beat the stochastic-depth S8 fold of
     # the same seed (61.2 / 61.6 mm, sh16_s8_..._droppath0.1_..._s{42,2}) at their best; its rows
     # (s15_sh_views_rows) then replace s15_sh_droppath_rows as the rows of record.
-    sh_views = sh_errors + ["data.virtual_views=1", "model.net.drop_path=0.1"]
-    for seed in (42, 2):
-        out.append(dict(name=f"sh16_s8_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}",
-                        args=chosen("h36m_sh16", sh_data) + honest + sh_views + [f"seed={seed}"]))
-        out += paper_protocol(f"sh16_5subjects_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s{seed}",
-                              chosen("h36m_sh16", sh_data) + sh_views + [f"seed={seed}"])
+    out += sh_s8_and_rows("bodies1_errors1_views1_droppath0.1_spread0.07_3ep",
+                          sh_errors + ["data.virtual_views=1", "model.net.drop_path=0.1"])
     # Run in session 15 (call 1): S8 61.7 / 62.0 mm (action-wise, the rule's metric) against 61.2 /
     # 61.6, both worse: REJECTED by its rule. The call's table was misread (its frame-wise S8
     # column, 60.7 / 61.1, taken for the action-wise one), so the rows ran (call 2): 63.3 mm with
@@ -464,12 +463,8 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # data in all), against one view's S8 fold (the rule said 60.7 / 61.1 mm, frame-wise; the
     # action-wise figures are 61.7 / 62.0). Result: 62.1 / 62.5 action-wise (61.2 / 61.5
     # frame-wise), worse on either metric: rejected, and s15_sh_views2_rows was not run.
-    sh_views2 = sh_errors + ["data.virtual_views=2", "model.net.drop_path=0.1"]
-    for seed in (42, 2):
-        out.append(dict(name=f"sh16_s8_fast_h36m_bodies1_errors1_views2_droppath0.1_spread0.07_3ep_s{seed}",
-                        args=chosen("h36m_sh16", sh_data) + honest + sh_views2 + [f"seed={seed}"]))
-        out += paper_protocol(f"sh16_5subjects_fast_h36m_bodies1_errors1_views2_droppath0.1_spread0.07_3ep_s{seed}",
-                              chosen("h36m_sh16", sh_data) + sh_views2 + [f"seed={seed}"])
+    out += sh_s8_and_rows("bodies1_errors1_views2_droppath0.1_spread0.07_3ep",
+                          sh_errors + ["data.virtual_views=2", "model.net.drop_path=0.1"])
     # Queued for session 16 (s16_sh_folds): a second held-out fold for the detections. On them S8
     # alone has disagreed with S9/S11 (session 15: the turned views lost on S8 by 0.4-0.5 mm and
     # read 1.2 mm better on S9/S11, which chooses nothing). S5 is the fold nearest the five-fold
