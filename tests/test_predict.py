@@ -127,6 +127,7 @@ def test_cli_writes_npy_json_and_preview(tmp_path, monkeypatch, capsys):
         (["layout=openpose"], "unknown keypoint layout"),
         (["layout=mediapipe"], "expects 33 keypoints"),
         (["bogus=1"], "unknown option"),
+        (["smooth=true", "fps=0"], "fps must be > 0"),
     ],
 )
 def test_cli_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
@@ -136,6 +137,32 @@ def test_cli_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
     assert predict.main(base + args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_smooth_is_the_one_euro_filter_of_the_unsmoothed_poses():
+    from ampose.smoothing import one_euro
+
+    kp = np.repeat(coco_sequence(1), 60, axis=0)  # a person standing still...
+    kp[..., :2] += np.random.default_rng(5).normal(scale=3.0, size=kp[..., :2].shape)  # ...3 px of detector jitter
+    raw = lift(kp, image_size=(W, H), model=XYZero())
+    out = lift(kp, image_size=(W, H), model=XYZero(), smooth=True, fps=50.0, min_cutoff=0.5, beta=0.01)
+    np.testing.assert_allclose(out, one_euro(raw, 50.0, min_cutoff=0.5, beta=0.01), atol=1e-4)
+    assert np.all(out[:, 0] == 0)  # the root stays exactly at the origin
+    # with the defaults the jitter's frame-to-frame motion mostly goes
+    quiet = lift(kp, image_size=(W, H), model=XYZero(), smooth=True)
+    assert np.abs(np.diff(quiet[20:], axis=0)).mean() < 0.3 * np.abs(np.diff(raw[20:], axis=0)).mean()
+
+
+def test_cli_records_the_smoothing_in_its_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(predict, "_load", lambda model, ckpt: XYZero())
+    np.save(tmp_path / "kp.npy", coco_sequence(6))
+    base = ["ckpt_path=x.ckpt", f"input={tmp_path / 'kp.npy'}", "image_size=[1000,800]"]
+    assert predict.main(base + [f"output={tmp_path / 'plain'}"]) == 0
+    assert predict.main(base + [f"output={tmp_path / 'smooth'}", "smooth=true", "fps=30", "beta=0"]) == 0
+    plain, smooth = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("plain", "smooth"))
+    assert plain["smoothing"] is None
+    assert smooth["smoothing"] == {"filter": "one_euro", "fps": 30.0, "min_cutoff": 1.0, "beta": 0.0}
+    assert not np.allclose(np.load(tmp_path / "plain.npy"), np.load(tmp_path / "smooth.npy"))
 
 
 def test_importable_without_hydra():

@@ -37,6 +37,7 @@ from ampose.data.transforms import flip_pose
 from ampose.fileio import save_npy_atomic, write_text_atomic
 from ampose.inference import FastLifter
 from ampose.layouts import convert, get_layout
+from ampose.smoothing import one_euro
 
 PathLike = str | Path
 
@@ -93,6 +94,7 @@ class LiftResult:
     report: FillReport
     joint_names: tuple[str, ...]
     frame_ids: list[Any]
+    smoothing: dict[str, float] | None = None  # the One-Euro parameters, when the poses were smoothed
 
 
 # ----------------------------------------------------------------------------------------- reading
@@ -249,6 +251,10 @@ def lift_detailed(
     confidence_threshold: float = 0.3,
     flip: bool = False,
     bf16: bool = False,
+    smooth: bool = False,
+    fps: float = 25.0,
+    min_cutoff: float = 1.0,
+    beta: float = 0.005,
     _stacklevel: int = 2,
 ) -> LiftResult:
     """``lift`` with the 2D input used and the fill report; see ``lift`` for the arguments."""
@@ -285,8 +291,11 @@ def lift_detailed(
         yf = _run(lifter, flip_pose(x, skel), batch_size)
         y = (y + flip_pose(yf, skel)) / 2
     y = (y - y[:, :1]) * 1000.0  # root-relative millimetres
+    if smooth:  # after the root is removed: the speeds it reads are the body's own, in mm/s
+        y = one_euro(y, fps, min_cutoff=min_cutoff, beta=beta)
+    smoothing = {"fps": fps, "min_cutoff": min_cutoff, "beta": beta} if smooth else None
     return LiftResult(y.astype(np.float32), pose2d.astype(np.float32), confidence.astype(np.float32),
-                      report, skel.names, frame_ids)
+                      report, skel.names, frame_ids, smoothing)
 
 
 def lift(
@@ -300,6 +309,10 @@ def lift(
     confidence_threshold: float = 0.3,
     flip: bool = False,
     bf16: bool = False,
+    smooth: bool = False,
+    fps: float = 25.0,
+    min_cutoff: float = 1.0,
+    beta: float = 0.005,
 ) -> np.ndarray:
     """Lift 2D keypoints to root-relative 3D poses in millimetres, (T, J, 3), J the model's joints.
 
@@ -315,24 +328,29 @@ def lift(
         confidence_threshold: keypoints below it count as missing (module docstring: the policy).
         flip: test-time flip augmentation (average with the mirrored prediction).
         bf16: bf16 autocast on CUDA.
+        smooth: the frames are a video, in order at ``fps``: smooth the 3D poses over time with
+            the One-Euro filter (``ampose.smoothing.one_euro``; cut-off ``min_cutoff`` Hz for a
+            still joint, rising by ``beta`` Hz per mm/s of its speed). Causal.
     Output is camera-frame (x right, y down, z forward), the root joint exactly zero.
     """
     return lift_detailed(keypoints, layout, image_size, model, ckpt_path, batch_size, device,
-                         confidence_threshold, flip, bf16, _stacklevel=3).poses3d
+                         confidence_threshold, flip, bf16, smooth, fps, min_cutoff, beta, _stacklevel=3).poses3d
 
 
 # ----------------------------------------------------------------------------------------- CLI
 
 USAGE = """usage: ampose-predict ckpt_path=FILE input=FILE output=FILE [layout=coco] [image_size=[w,h]]
                       [confidence_threshold=0.3] [batch_size=4096] [device=cuda|cpu] [flip=false]
-                      [bf16=false] [preview=FILE.png|.gif|.mp4] [preview_frame=0] [fps=25]
+                      [bf16=false] [smooth=false] [fps=25] [min_cutoff=1.0] [beta=0.005]
+                      [preview=FILE.png|.gif|.mp4] [preview_frame=0]
 
 Lifts 2D keypoints (.npy/.npz (T, J, 2|3) or COCO-results JSON) to root-relative 3D in mm.
 Writes OUTPUT.npy (T, J, 3) and OUTPUT.json (poses, joint names, fill report).
+smooth=true: the frames are a video at fps; the poses are smoothed over time (One-Euro filter).
 Layouts: coco17, mediapipe33, mpii16, h36m17, h36m16."""
 
 _KEYS = {"ckpt_path", "input", "output", "layout", "image_size", "confidence_threshold",
-         "batch_size", "device", "flip", "bf16", "preview", "preview_frame", "fps"}
+         "batch_size", "device", "flip", "bf16", "preview", "preview_frame", "fps", "smooth", "min_cutoff", "beta"}
 
 
 def parse_args(argv: Sequence[str]) -> dict[str, str]:
@@ -384,6 +402,7 @@ def write_outputs(output: PathLike, res: LiftResult, layout: str, image_size: Se
         "frame_ids": [i if isinstance(i, (int, str)) else str(i) for i in res.frame_ids],
         "filled_joints": res.report.count,
         "filled_per_frame": res.report.missing.sum(1).astype(int).tolist(),
+        "smoothing": None if res.smoothing is None else {"filter": "one_euro", **res.smoothing},
         "poses_3d": np.round(res.poses3d.astype(np.float64), 2).tolist(),
     }
     write_text_atomic(js, json.dumps(doc))
@@ -418,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 batch_size=int(opts.get("batch_size", 4096)), device=opts.get("device") or None,
                 confidence_threshold=float(opts.get("confidence_threshold", 0.3)),
                 flip=_bool(opts.get("flip", "false")), bf16=_bool(opts.get("bf16", "false")),
+                smooth=_bool(opts.get("smooth", "false")), fps=float(opts.get("fps", 25)),
+                min_cutoff=float(opts.get("min_cutoff", 1.0)), beta=float(opts.get("beta", 0.005)),
             )
         for w in caught:
             print(f"ampose-predict: warning: {w.message}", file=sys.stderr)
