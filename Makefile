@@ -8,7 +8,7 @@ TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 ARGS    ?=
 
-.PHONY: venv train eval test test-slow bench bench-tiny clean
+.PHONY: venv train eval test test-slow lint bench bench-tiny clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)
+
+## pyflakes, pycodestyle and bugbear over the package, tests and experiment scripts (pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff --version >/dev/null 2>&1 || $(BIN)/pip install -q -e ".[lint]"
+	$(BIN)/ruff check src tests experiments
 
 bench: $(STAMP)
 	$(BIN)/ampose-bench $(ARGS)

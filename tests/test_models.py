@@ -102,7 +102,8 @@ def test_attention_reaches_every_joint():
     assert changed_joints(net, 3) == set(range(17))
 
 
-@pytest.mark.parametrize("factory", [lambda: AMPose(17, dim=32, depth=2, num_heads=4), lambda: MartinezMLP(17, width=64, dropout=0.0)])
+@pytest.mark.parametrize("factory", [lambda: AMPose(17, dim=32, depth=2, num_heads=4),
+                                     lambda: MartinezMLP(17, width=64, dropout=0.0)])
 def test_overfits_tiny_batch(factory):
     torch.manual_seed(0)
     net = factory()

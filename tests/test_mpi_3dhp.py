@@ -97,7 +97,9 @@ def test_import_joint_mapping(imported):
         x = arr.pose3d[arr.subject == s] * 1000.0
         assert _bone_std(x, RIGID_H36M17).max() < 1.0  # mm
         # left/right limb pairs of the universal skeleton have equal lengths
-        arm = lambda a, b: np.linalg.norm(x[:, a] - x[:, b], axis=-1).mean()  # noqa: E731
+        def arm(a: int, b: int, x: np.ndarray = x) -> float:
+            return np.linalg.norm(x[:, a] - x[:, b], axis=-1).mean()
+
         assert abs(arm(11, 12) - arm(14, 15)) < 1.0 and abs(arm(12, 13) - arm(15, 16)) < 1.0
     # 2D: the normalised input maps back to the official annot2 pixels of valid frames
     w, h = IMAGE_SIZE["TS5"]

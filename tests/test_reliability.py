@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -244,7 +245,8 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
         train(other)
     with_ema = compose_config("train", [*cfg.hydra.overrides.task, "model.ema_decay=0.99", f"ckpt_path={last}"],
                               output_dir=tmp_path / "ema")
-    with pytest.raises(CheckpointError, match=r"trained without a weight average \(model.ema_decay\); set model.ema_decay to null"):
+    with pytest.raises(CheckpointError,
+                       match=r"trained without a weight average \(model.ema_decay\); set model.ema_decay to null"):
         train(with_ema)
 
 
@@ -267,8 +269,8 @@ def test_entry_point_errors_are_one_line(overrides, message, tmp_path, capsys, m
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("ampose-train: error: ") and message in err[0], err
-    monkeypatch.setenv("AMPOSE_DEBUG", "1")  # the traceback stays one variable away
-    with pytest.raises(Exception):
+    monkeypatch.setenv("AMPOSE_DEBUG", "1")  # the traceback stays one variable away: the error itself
+    with pytest.raises(Exception, match=re.escape(message)):
         reported(_task, "ampose-train")(cfg)
 
 

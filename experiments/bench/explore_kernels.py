@@ -36,7 +36,8 @@ def mixing_premix(self, x):
         a = self.mix.reshape(j, j, self.groups).permute(0, 2, 1).reshape(j * self.groups, j)  # row i*G+g
         self._pre = a.contiguous()
         w = self.weight.weight  # (G*C_out, C_in), rows g*C_out + o
-        self._w2 = torch.nn.Parameter(w.reshape(self.groups, self.out_dim, c).permute(1, 0, 2).reshape(self.out_dim, self.groups * c).contiguous())
+        w2 = w.reshape(self.groups, self.out_dim, c).permute(1, 0, 2).reshape(self.out_dim, self.groups * c)
+        self._w2 = torch.nn.Parameter(w2.contiguous())
     ax = torch.matmul(self._pre.to(x.dtype), x).reshape(b, j, self.groups * c)  # (B, J, G*C)
     out = F.linear(ax, self._w2.to(x.dtype))
     return out + self.bias if self.bias is not None else out
@@ -87,7 +88,8 @@ for (gname, gfn), (aname, afn) in itertools.product(
     for backend in (["default", "flash", "efficient"] if aname == "sdpa" else ["-"]):
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        ctx = {"flash": sdpa_kernel(SDPBackend.FLASH_ATTENTION), "efficient": sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION)}.get(backend)
+        ctx = {"flash": sdpa_kernel(SDPBackend.FLASH_ATTENTION),
+               "efficient": sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION)}.get(backend)
         torch._dynamo.reset()
         try:
             if ctx:

@@ -51,7 +51,8 @@ PLANS = {
     "s13_sh_errors": [f"sh16_s8_fast_h36m_bodies1_errors1_spread0.07_3ep_s{seed}" for seed in (42, 2)],
     "s13_sh_errors_rows": [f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s{seed}{flip}"
                            for seed in (42, 2) for flip in ("", "_flip")],
-    "s14_droppath_folds": [f"{fold}_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep" for fold in ("s1", "s5", "s6", "s7", "s8")]
+    "s14_droppath_folds": [f"{fold}_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep"
+                           for fold in ("s1", "s5", "s6", "s7", "s8")]
                           + ["s8_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep_s2"],
     "s14_droppath_rows17": [f"gt17_5subjects_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
                             for seed in (42, 2, 1) for flip in ("", "_flip")]
@@ -212,7 +213,8 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # faster. Chosen on the training loss; the S8 run checks what it costs.
     stable = ["+model.optimizer.betas=[0.9,0.98]"]  # with expdecay: experiment=fast_h36m
     out.append(dict(name="ema_s8_expdecay_b98", args=gt("h36m_gt17", EMA) + honest + expdecay + stable))
-    for name, args in (("gt17_5subjects_expdecay_b98", gt("h36m_gt17", EMA)), ("gt16_5subjects_expdecay_b98", gt("h36m_gt16", EMA)),
+    for name, args in (("gt17_5subjects_expdecay_b98", gt("h36m_gt17", EMA)),
+                       ("gt16_5subjects_expdecay_b98", gt("h36m_gt16", EMA)),
                        ("sh16_5subjects_expdecay_b98", sh(EMA))):  # SH: queued, not run in session 5
         out += paper_protocol(name, args + expdecay + stable)
     # Session 6: experiment=fast_h36m (the two session-5 choices as one switch) everywhere. The
@@ -381,7 +383,8 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     out.append(dict(name="gt16_5subjects_fast_h36m_noise0.01_s42",
                     args=chosen("h36m_gt16", data) + ["model.input_noise=0.01", "test_ckpt=last", "seed=42"]))
     for suffix, flip in (("", []), ("_flip", ["flip_test=true"])):
-        out.append(dict(name=f"gt16_5subjects_fast_h36m_noise0.01_s42_on_sh{suffix}", eval="gt16_5subjects_fast_h36m_noise0.01_s42",
+        out.append(dict(name=f"gt16_5subjects_fast_h36m_noise0.01_s42_on_sh{suffix}",
+                        eval="gt16_5subjects_fast_h36m_noise0.01_s42",
                         ckpt="last", args=["data.keypoints=data_2d_h36m_sh.npz", *flip]))
     # Session 12, call 1: two bodies fail S7 (35.4 mm against one body's 33.7) and are rejected.
     # One body plus one view wins S7 by 2.0 mm (31.7) but its single S8 run (seed 42) is 0.1 mm

@@ -460,10 +460,12 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "device": device_name, "torch": torch.__version__, "python": platform.python_version(),
         "params": {k: count_parameters(AMPose(**v)) for k, v in SIZES.items()},
-        "fused_tuning": dict(fused_ops.TUNING), "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0, "summary": summary,
+        "fused_tuning": dict(fused_ops.TUNING), "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0,
+        "summary": summary,
         "results": [asdict(r) for r in results],
     }
-    out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{'_tiny' if args.tiny else ''}{'_graphed' if args.graphed else ''}{'_fused' if args.fused else ''}.json"
+    suffix = "".join(tag for tag, on in (("_tiny", args.tiny), ("_graphed", args.graphed), ("_fused", args.fused)) if on)
+    out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(record, indent=2))
     print(f"wrote {out}")

@@ -191,7 +191,7 @@ class LiftingModule(pl.LightningModule):
         self.net_ema = copy.deepcopy(self.net).requires_grad_(False) if ema_decay else None
         self._optimizer, self._scheduler = optimizer, scheduler
 
-        self.num_joints = int(getattr(self.net, "num_joints"))
+        self.num_joints = int(self.net.num_joints)
         perm = skeleton_for(self.num_joints).flip_permutation if self.num_joints in (16, 17) else None
         self.register_buffer("flip_perm", torch.tensor(perm or [], dtype=torch.long), persistent=False)
         # Bone lengths and N-MPJPE are reported after the test only: validation, every epoch, skips them.
