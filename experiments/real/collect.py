@@ -35,6 +35,7 @@ def row(root: Path, name: str, label: str) -> str:
     trained = run
     if not s8_curve(run) and "eval" in (run / ".hydra" / "hydra.yaml").read_text():  # an evaluation: its training's curve
         ckpt = json.loads((run / "metrics.json").read_text()).get("checkpoint", "")
+        ckpt = ckpt[0] if isinstance(ckpt, list) else ckpt  # an ensemble: its first member's training
         trained = root / Path(ckpt).parts[-3] if ckpt else run
     curve, by_action = s8_curve(trained), s8_curve(trained, "val/mpjpe_action")
     best = min(curve, key=lambda c: c[1]) if curve else None

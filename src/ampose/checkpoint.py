@@ -80,6 +80,28 @@ def load_lit_module(path: str | Path, map_location: Any = "cpu", weights_only: b
     return lit.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
 
 
+def load_ensemble(paths: list[str | Path], map_location: Any = "cpu", weights_only: bool = True,
+                  raw: bool = False) -> LiftingModule:
+    """One ``LiftingModule`` whose network is the mean of several checkpoints' (``MeanOf``).
+
+    Each member is its checkpoint's evaluation network (its weight average when it kept one;
+    ``raw`` takes the trained weights instead). The options (flip, root-relative, ...) and the
+    stored data config are the first checkpoint's; the joint counts must agree.
+    """
+    from ampose.models.ensemble import MeanOf
+
+    if not paths:
+        raise CheckpointError("an ensemble needs at least one checkpoint")
+    lits = [load_lit_module(p, map_location, weights_only) for p in paths]
+    try:
+        ensemble = MeanOf(lit.net if raw else lit.eval_net for lit in lits)
+    except ValueError as e:
+        raise CheckpointError(f"{', '.join(map(str, paths))}: {e}") from None
+    lit = lits[0]
+    lit.net, lit.net_ema = ensemble, None
+    return lit.eval()
+
+
 def load_model(path: str | Path, map_location: Any = "cpu", weights_only: bool = True) -> nn.Module:
     """The trained network of a checkpoint as a plain ``nn.Module`` in eval mode (its weight
     average when the run kept one, ``model.ema_decay``)."""

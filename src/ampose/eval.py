@@ -1,6 +1,8 @@
 """`ampose-eval ckpt_path=... [data=...]`: rebuild a model from its checkpoint, test, print the tables.
 
 ``data.KEY=VALUE`` alone (e.g. ``data.root=DIR`` for data that moved) edits the checkpoint's data config.
+``ckpt_path=[A,B,...]`` tests an ensemble: the mean of the checkpoints' predictions
+(``ampose.checkpoint.load_ensemble``; the first one's options and data config).
 
 Without ``data=...`` the checkpoint's own data config (saved by ampose-train) is used. With
 ``data=mpi_3dhp`` the paper's Table 3 layout (PCK by scene, AUC) is printed. The data follow the
@@ -16,7 +18,7 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
-from ampose.checkpoint import load_lit_module
+from ampose.checkpoint import load_ensemble, load_lit_module
 from ampose.train import find_config_dir, instantiate_loggers, reported, write_results
 
 log = logging.getLogger("ampose.eval")
@@ -28,10 +30,15 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
-    lit = load_lit_module(cfg.ckpt_path)
-    if cfg.get("raw_weights") and lit.net_ema is not None:
-        lit.net_ema = None  # test the trained weights, not their moving average
-    weights = "raw" if lit.net_ema is None else f"moving average (ema_decay {lit.hparams.ema_decay})"
+    paths = [str(p) for p in cfg.ckpt_path] if OmegaConf.is_list(cfg.ckpt_path) else [str(cfg.ckpt_path)]
+    if len(paths) > 1:
+        lit = load_ensemble(paths, raw=bool(cfg.get("raw_weights")))
+        weights = f"the mean of {len(paths)} checkpoints' {'raw' if cfg.get('raw_weights') else 'evaluation'}"
+    else:
+        lit = load_lit_module(paths[0])
+        if cfg.get("raw_weights") and lit.net_ema is not None:
+            lit.net_ema = None  # test the trained weights, not their moving average
+        weights = "raw" if lit.net_ema is None else f"moving average (ema_decay {lit.hparams.ema_decay})"
     if cfg.get("flip_test") is not None:
         lit.hparams["flip_test"] = bool(cfg.flip_test)
     given: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") is not None else {}  # type: ignore[assignment]
@@ -40,7 +47,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     elif lit.data_config:  # the checkpoint's own, with any data.KEY=VALUE given on top
         data_cfg = {**lit.data_config, **given}
     else:
-        raise ValueError(f"{cfg.ckpt_path} stores no data config: pass data=... (e.g. data=h36m data.root=DIR)")
+        raise ValueError(f"{paths[0]} stores no data config: pass data=... (e.g. data=h36m data.root=DIR)")
     if data_cfg.get("num_joints") not in (None, lit.num_joints):
         log.warning("data.num_joints %s -> %d: the data follow the checkpoint's joint count",
                     data_cfg.get("num_joints"), lit.num_joints)
@@ -53,8 +60,10 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     metrics = {k: float(v) for k, v in logged.items()}
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = write_results(lit, out_dir, title=f"ampose-eval {cfg.ckpt_path} ({weights} weights) on {data_cfg.get('dataset', '?')}",
-                         extra={"checkpoint": str(cfg.ckpt_path), "weights": weights, "logged": metrics, "data": data_cfg})
+    checkpoint: str | list[str] = paths[0] if len(paths) == 1 else paths
+    title = f"ampose-eval {', '.join(paths)} ({weights} weights) on {data_cfg.get('dataset', '?')}"
+    text = write_results(lit, out_dir, title=title,
+                         extra={"checkpoint": checkpoint, "weights": weights, "logged": metrics, "data": data_cfg})
     if int(cfg.get("gallery", 0)) > 0:
         paths = save_test_gallery(lit, datamodule, out_dir / "gallery", int(cfg.gallery))
         log.info("gallery of the %d best and worst test poses: %s", int(cfg.gallery), paths[0].parent)

@@ -219,18 +219,28 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def _load(model: nn.Module | None, ckpt_path: PathLike | None) -> nn.Module:
+def _load(model: nn.Module | None, ckpt_path: PathLike | Sequence[PathLike] | None) -> nn.Module:
+    """``model``, else the checkpoint's network; several checkpoints: their ensemble (``MeanOf``)."""
     if model is None:
         if ckpt_path is None:
             raise ValueError("pass model= or ckpt_path=")
-        if not Path(ckpt_path).is_file():
-            raise KeypointError(f"checkpoint not found: {ckpt_path}")
+        paths = [ckpt_path] if isinstance(ckpt_path, (str, Path)) else list(ckpt_path)
+        for path in paths:
+            if not Path(path).is_file():
+                raise KeypointError(f"checkpoint not found: {path}")
         from ampose.checkpoint import load_model  # lazy: keeps this module light
+        from ampose.models.ensemble import MeanOf
 
+        nets = []
+        for path in paths:
+            try:
+                nets.append(load_model(path, map_location="cpu"))
+            except Exception as e:  # noqa: BLE001 - CheckpointError, and whatever torch.load raises on junk
+                raise KeypointError(f"cannot load checkpoint {path}: {e}") from None
         try:
-            model = load_model(ckpt_path, map_location="cpu")
-        except Exception as e:  # noqa: BLE001 - CheckpointError, and whatever torch.load raises on junk
-            raise KeypointError(f"cannot load checkpoint {ckpt_path}: {e}") from None
+            model = nets[0] if len(nets) == 1 else MeanOf(nets).eval()
+        except ValueError as e:
+            raise KeypointError(str(e)) from None
     if not isinstance(getattr(model, "num_joints", None), int):
         raise ValueError("the model must expose .num_joints (17 or 16)")
     return model
@@ -245,7 +255,7 @@ def lift_detailed(
     layout: str = "coco",
     image_size: Sequence[int] | None = None,
     model: nn.Module | None = None,
-    ckpt_path: PathLike | None = None,
+    ckpt_path: PathLike | Sequence[PathLike] | None = None,
     batch_size: int = 4096,
     device: str | torch.device | None = None,
     confidence_threshold: float = 0.3,
@@ -303,7 +313,7 @@ def lift(
     layout: str = "coco",
     image_size: Sequence[int] | None = None,
     model: nn.Module | None = None,
-    ckpt_path: PathLike | None = None,
+    ckpt_path: PathLike | Sequence[PathLike] | None = None,
     batch_size: int = 4096,
     device: str | torch.device | None = None,
     confidence_threshold: float = 0.3,
@@ -322,7 +332,8 @@ def lift(
         layout: coco/coco17, mediapipe/mediapipe33, mpii/mpii16, h36m/h36m17, h36m16.
         image_size: (w, h) in pixels, for the normalisation the model was trained with.
         model: a lifting network with ``.num_joints``; or ``ckpt_path`` for
-            ``ampose.checkpoint.load_model``. The model is moved to ``device`` and put in eval mode.
+            ``ampose.checkpoint.load_model`` (a list of paths: their ensemble, the mean
+            prediction). The model is moved to ``device`` and put in eval mode.
         batch_size: frames per forward pass.
         device: default CUDA when available, else CPU.
         confidence_threshold: keypoints below it count as missing (module docstring: the policy).
@@ -339,7 +350,7 @@ def lift(
 
 # ----------------------------------------------------------------------------------------- CLI
 
-USAGE = """usage: ampose-predict ckpt_path=FILE input=FILE output=FILE [layout=coco] [image_size=[w,h]]
+USAGE = """usage: ampose-predict ckpt_path=FILE|[FILE,FILE,...] input=FILE output=FILE [layout=coco] [image_size=[w,h]]
                       [confidence_threshold=0.3] [batch_size=4096] [device=cuda|cpu] [flip=false]
                       [bf16=false] [smooth=false] [fps=25] [min_cutoff=1.0] [beta=0.005]
                       [preview=FILE.png|.gif|.mp4] [preview_frame=0]
@@ -347,6 +358,7 @@ USAGE = """usage: ampose-predict ckpt_path=FILE input=FILE output=FILE [layout=c
 Lifts 2D keypoints (.npy/.npz (T, J, 2|3) or COCO-results JSON) to root-relative 3D in mm.
 Writes OUTPUT.npy (T, J, 3) and OUTPUT.json (poses, joint names, fill report).
 smooth=true: the frames are a video at fps; the poses are smoothed over time (One-Euro filter).
+ckpt_path=[A,B]: an ensemble, the mean prediction of the checkpoints.
 Layouts: coco17, mediapipe33, mpii16, h36m17, h36m16."""
 
 _KEYS = {"ckpt_path", "input", "output", "layout", "image_size", "confidence_threshold",
@@ -376,6 +388,16 @@ def _parse_size(text: str) -> tuple[int, int]:
     except ValueError:
         raise KeypointError(f"image_size must look like [w,h], got {text!r}") from None
     return w, h
+
+
+def _paths(text: str) -> str | list[str]:
+    """One path, or ``[A,B,...]``: several (an ensemble)."""
+    if not text.startswith("["):
+        return text
+    paths = [p.strip() for p in text.strip("[]").split(",") if p.strip()]
+    if not paths:
+        raise KeypointError(f"ckpt_path lists no checkpoint: {text!r}")
+    return paths
 
 
 def _bool(text: str) -> bool:
@@ -433,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = lift_detailed(
-                opts["input"], layout=layout, image_size=size, ckpt_path=opts["ckpt_path"],
+                opts["input"], layout=layout, image_size=size, ckpt_path=_paths(opts["ckpt_path"]),
                 batch_size=int(opts.get("batch_size", 4096)), device=opts.get("device") or None,
                 confidence_threshold=float(opts.get("confidence_threshold", 0.3)),
                 flip=_bool(opts.get("flip", "false")), bf16=_bool(opts.get("bf16", "false")),
