@@ -32,7 +32,7 @@ TRAININGS = [j for j in JOBS if "eval" not in j]
 def test_job_names_are_unique_and_evaluations_have_their_training():
     names = [j["name"] for j in JOBS]
     assert len(names) == len(set(names))
-    assert {j["eval"] for j in JOBS if "eval" in j} <= {j["name"] for j in TRAININGS}
+    assert {n for j in JOBS if "eval" in j for n in QUEUE_MODULE.needs(j)} <= {j["name"] for j in TRAININGS}
 
 
 def test_plans_name_jobs_of_the_queue_with_their_trainings():
@@ -42,7 +42,7 @@ def test_plans_name_jobs_of_the_queue_with_their_trainings():
     for plan, members in QUEUE_MODULE.PLANS.items():
         assert set(members) <= set(names), plan
         for name in members:
-            assert names[name].get("eval", name) in done | set(members), (plan, name)
+            assert set(QUEUE_MODULE.needs(names[name])) <= done | set(members), (plan, name)
         done |= set(members)
 
 
@@ -96,3 +96,19 @@ def test_the_call_deadline_cuts_the_budget_and_the_results_are_packed(tmp_path):
     # a mistyped name is refused before anything runs
     bad = subprocess.run([*cmd, "no_such_job"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no such jobs: no_such_job" in bad.stderr
+
+
+def test_an_ensemble_evaluation_waits_for_all_its_trainings(tmp_path, monkeypatch):
+    monkeypatch.setattr(QUEUE_MODULE, "ROOT", tmp_path)
+    job = dict(name="ab_flip", eval=["a", "b"], ckpt="last", args=["flip_test=true"])
+    assert QUEUE_MODULE.needs(job) == ["a", "b"] and QUEUE_MODULE.needs(dict(name="a", args=[])) == []
+    for name in ("a", "b"):
+        assert QUEUE_MODULE.command(job) is None  # until both trainings have tested
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text("{}")
+    cmd = QUEUE_MODULE.command(job)
+    ckpts = [str(tmp_path / n / "checkpoints" / "last.ckpt") for n in ("a", "b")]
+    assert cmd[2:] == ["ampose.eval", f"ckpt_path=[{','.join(ckpts)}]", f"hydra.run.dir={tmp_path / 'ab_flip'}",
+                       "flip_test=true"]
+    single = QUEUE_MODULE.command(dict(name="a_flip", eval="a", ckpt="last", args=[]))
+    assert single[3] == f"ckpt_path={ckpts[0]}"

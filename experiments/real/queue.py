@@ -37,7 +37,8 @@ EMA = 0.999  # the fast mode's weight-average decay (session 4)
 # Session 15 ran s15_first (the stochastic-depth SH rows, of record; the turned views' S8 folds,
 # rejected but misread as adopted), s15_sh_views_rows (a reading), s15_sh_views2 (rejected) and
 # s15_claims (rules and readings are beside the jobs), and s15_last (cut by the budget).
-# Queued: s16_first, then the mpjpe loss's S5 fold (s16_sh_mpjpe) if both its S8 seeds pass.
+# Queued: s16_first, then the mpjpe loss's S5 fold (s16_sh_mpjpe) if both its S8 seeds pass;
+# s16_ensembles (a reading).
 PLANS = {
     "s13_folds": [f"{fold}_fast_h36m_{tag}" for fold in ("s1", "s5", "s6")
                   for tag in ("bodies1_spread0.07_4ep", "bodies1_views1_spread0.07_3ep")],
@@ -88,6 +89,10 @@ PLANS = {
     "s16_first": ["sh16_s5_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_s42",
                   "sh16_s5_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.07_3ep_s42",
                   *(f"sh16_s8_fast_h36m_bodies1_errors1_droppath0.1_mpjpe_spread0.07_3ep_s{seed}" for seed in (42, 2))],
+    "s16_ensembles": [*(f"sh16_5subjects_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_{s}"
+                        for s in ("s42", "s2", "ensemble2", "ensemble2_flip")),
+                      *(f"gt17_5subjects_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep_{s}"
+                        for s in ("s42", "s2", "s1", "ensemble3", "ensemble3_flip"))],
     "s15_claims": [f"baseline_pure_transformer_5subjects_bodies1_views1_droppath0.1_spread0.07_3ep_s{seed}{flip}"
                    for seed in (42, 2) for flip in ("", "_flip")],
     "s14_sh_again": [f"sh16_5subjects_fast_h36m_bodies1_errors1_spread0.07_3ep_s42{flip}" for flip in ("", "_flip")],
@@ -490,6 +495,16 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
         out.append(dict(name=f"sh16_{fold.lower()}_fast_h36m_bodies1_errors1_droppath0.1_mpjpe_spread0.07_3ep_s{seed}",
                         args=chosen("h36m_sh16", sh_data) + held_out(fold) + sh_errors
                         + ["model.net.drop_path=0.1", "model.loss=mpjpe", f"seed={seed}"]))
+    # Queued for session 16 (s16_ensembles): the rows of record as ensembles (ampose-eval
+    # "ckpt_path=[...]", new in session 15: the mean of the seeds' predictions), with and without
+    # flip TTA. A reading for users who can afford N forward passes, reported beside the rows and
+    # never as them (the papers compared are single models). The trainings are listed so that a
+    # fresh machine trains them again; a machine that kept them skips them.
+    for tag, seeds in (("sh16_5subjects_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep", (42, 2)),
+                       ("gt17_5subjects_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep", (42, 2, 1))):
+        members = [f"{tag}_s{seed}" for seed in seeds]
+        for suffix, flip in (("", []), ("_flip", ["flip_test=true"])):
+            out.append(dict(name=f"{tag}_ensemble{len(seeds)}{suffix}", eval=members, ckpt="last", args=flip))
     # Run in session 13 (calls 3-4): S8 40.4 / 41.1 mm (two seeds, mean 40.76 against 42.2) and S7
     # 33.4 at its fifth of 8 epochs (stopped there by the budget; one body's best of 8: 33.75), so
     # it passed its rule against one body; the rows had meanwhile moved to one body + one view,
@@ -558,19 +573,26 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     return out
 
 
-def needs(job: dict) -> str | None:
-    """The job whose checkpoint this one evaluates (``eval``) or starts from (``init_from``)."""
-    return job.get("eval") or job.get("init_from")
+def needs(job: dict) -> list[str]:
+    """The jobs whose checkpoints this one evaluates (``eval``: a name, or a list for an ensemble)
+    or starts from (``init_from``)."""
+    wanted = job.get("eval") or job.get("init_from") or []
+    return [wanted] if isinstance(wanted, str) else list(wanted)
+
+
+def unfinished(job: dict) -> list[str]:
+    """What ``needs(job)`` has not finished yet (no metrics.json)."""
+    return [name for name in needs(job) if not (ROOT / name / "metrics.json").exists()]
 
 
 def command(job: dict) -> list[str] | None:
-    """The job's command line, or None while the training it evaluates or starts from is unfinished."""
+    """The job's command line, or None while a training it evaluates or starts from is unfinished."""
     out = ROOT / job["name"]
-    if needs(job) and not (ROOT / needs(job) / "metrics.json").exists():
+    if unfinished(job):
         return None
-    if "eval" in job:
-        src = ROOT / job["eval"]
-        ckpt = src / "checkpoints" / f"{job.get('ckpt', 'best')}.ckpt"  # the one its training tested
+    if "eval" in job:  # the checkpoint(s) its training(s) tested; several: their ensemble
+        ckpts = [str(ROOT / name / "checkpoints" / f"{job.get('ckpt', 'best')}.ckpt") for name in needs(job)]
+        ckpt = ckpts[0] if len(ckpts) == 1 else f"[{','.join(ckpts)}]"
         return [sys.executable, "-m", "ampose.eval", f"ckpt_path={ckpt}", f"hydra.run.dir={out}", *job["args"]]
     cmd = [sys.executable, "-m", "ampose.train", f"hydra.run.dir={out}", "test_ckpt=last", *job["args"]]
     if "init_from" in job:  # fine-tuning: the tested checkpoint of that job (init_ckpt)
@@ -591,14 +613,15 @@ def run_queue(todo: list[dict], deadline: float, workers: int, gpus: int = 1) ->
                 print(f"[queue] {name}: rc={proc.returncode} in {time.time() - t0:.0f} s", flush=True)
                 del running[name]
                 if proc.returncode != 0:  # a failed training never unblocks its evaluations
-                    pending = [j for j in pending if needs(j) != name]
+                    pending = [j for j in pending if name not in needs(j)]
         for job in list(pending):
             if len(running) >= workers:
                 break
             cmd = command(job)
             if cmd is None:
-                if not any(j["name"] == needs(job) for j in pending) and needs(job) not in running:
-                    pending.remove(job)  # its training is neither done nor coming
+                coming = {j["name"] for j in pending} | set(running)
+                if any(name not in coming for name in unfinished(job)):
+                    pending.remove(job)  # a training it needs is neither done nor coming
                 continue
             pending.remove(job)
             out = ROOT / job["name"]
