@@ -65,8 +65,8 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     text = write_results(lit, out_dir, title=title,
                          extra={"checkpoint": checkpoint, "weights": weights, "logged": metrics, "data": data_cfg})
     if int(cfg.get("gallery", 0)) > 0:
-        paths = save_test_gallery(lit, datamodule, out_dir / "gallery", int(cfg.gallery))
-        log.info("gallery of the %d best and worst test poses: %s", int(cfg.gallery), paths[0].parent)
+        pictures = save_test_gallery(lit, datamodule, out_dir / "gallery", int(cfg.gallery))
+        log.info("gallery of the %d best and worst test poses: %s", int(cfg.gallery), pictures[0].parent)
     print(f"\n{text}\noutputs: {out_dir}", flush=True)
     return metrics, {"lit": lit, "trainer": trainer, "datamodule": datamodule}
 
