@@ -354,7 +354,10 @@ def test_predict_outputs_are_written_atomically(tmp_path, monkeypatch):
 
     npy, js = write_outputs(tmp_path / "out", result(1.0), "h36m", (1000, 1000))
     before = (npy.read_bytes(), js.read_text())
-    monkeypatch.setattr(fileio.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("disk full")))
+    def full(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fileio.os, "replace", full)
     with pytest.raises(OSError, match="disk full"):
         write_outputs(tmp_path / "out", result(2.0), "h36m", (1000, 1000))
     assert (npy.read_bytes(), js.read_text()) == before
