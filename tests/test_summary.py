@@ -62,7 +62,7 @@ def test_groups_over_seeds_best_first_failures_last(sweep):
     assert [r.name for r in rows] == ["model/block=convnext", "model/block=ours", "model/block=transformer"]
     assert rows[0].stats["P1 action-wise"] == (49.0, 0.0)
     assert rows[1].stats["P1 action-wise"] == pytest.approx((52.0, 2.8284271247))
-    assert rows[1].stats["best val MPJPE"] == pytest.approx((46.0, 1.4142135624))
+    assert rows[1].stats["best val MPJPE frame-wise"] == pytest.approx((46.0, 1.4142135624))
     assert rows[2].failed == 1 and rows[2].stats == {}
     table = to_markdown(rows)
     assert "| model/block=ours | 2 | 52.0 ± 2.8 | 52.5 ± 2.8 | 42.0 ± 2.8 |" in table
@@ -102,7 +102,7 @@ def test_folds_average_into_one_row_sorted_by_validation(tmp_path):
     runs = find_runs(tmp_path)
     by_val = summarise(runs, over=["seed", "data.val_subjects"], sort_by="val")
     assert [r.name for r in by_val] == ["model.net.dropout=0", "model.net.dropout=0.1"]
-    assert by_val[0].stats["best val MPJPE"] == pytest.approx((43.0, 1.4142135624))  # mean of the two folds
+    assert by_val[0].stats["best val MPJPE frame-wise"] == pytest.approx((43.0, 1.4142135624))  # mean of the two folds
     assert len(by_val[0].runs) == 2
     by_test = summarise(runs, over=["seed", "data.val_subjects"])
     assert [r.name for r in by_test] == ["model.net.dropout=0.1", "model.net.dropout=0"]

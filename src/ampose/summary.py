@@ -9,7 +9,8 @@ under ``experiments/*/runs``) say what it was. The overrides that
 differ between runs name the rows; runs that differ only in the ``--over`` keys (default: the
 seed) are one row, reported as mean ± sample standard deviation with their count. Rows are
 sorted by the test P1 MPJPE (action-wise), best first, or with ``--sort-by val`` by the best
-validation MPJPE: the column to choose by when validation is held out of training.
+validation MPJPE (frame-wise: the checkpoint's metric) when validation is held out of training.
+The fold and curve views (``--folds``, ``--curves``) read the action-wise validation curve.
 
 Choosing a setting on several held-out subjects (leave-one-subject-out folds) rather than one:
 
@@ -73,9 +74,9 @@ COLUMNS = (
     ("P1 frame-wise", "mpjpe"),
     ("P2 action-wise", "p_mpjpe_action"),
     ("P2 frame-wise", "p_mpjpe"),
-    ("best val MPJPE", "logged:val/mpjpe_best"),
+    ("best val MPJPE frame-wise", "logged:val/mpjpe_best"),
 )
-SORT_COLUMNS = {"test": "P1 action-wise", "val": "best val MPJPE"}
+SORT_COLUMNS = {"test": "P1 action-wise", "val": "best val MPJPE frame-wise"}
 # Overrides that differ between runs without saying anything about the experiment.
 IGNORED_PREFIXES = ("hydra.",)
 
