@@ -106,3 +106,7 @@ def test_ampose_predict_lifts_with_an_ensemble(tmp_path, capsys):
     np.testing.assert_allclose(out["ab"], (out["a"] + out["b"]) / 2, atol=1e-3)  # mm
     assert predict.main([f"ckpt_path=[{a},{tmp_path / 'missing.ckpt'}]", f"output={tmp_path / 'x'}", *base]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+    save_checkpoint(tmp_path / "c16.ckpt", 3, num_joints=16)
+    assert predict.main([f"ckpt_path=[{a},{tmp_path / 'c16.ckpt'}]", f"output={tmp_path / 'x'}", *base]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "joint counts [17, 16]" in err

@@ -228,19 +228,12 @@ def _load(model: nn.Module | None, ckpt_path: PathLike | Sequence[PathLike] | No
         for path in paths:
             if not Path(path).is_file():
                 raise KeypointError(f"checkpoint not found: {path}")
-        from ampose.checkpoint import load_model  # lazy: keeps this module light
-        from ampose.models.ensemble import MeanOf
+        from ampose.checkpoint import load_ensemble, load_model  # lazy: keeps this module light
 
-        nets = []
-        for path in paths:
-            try:
-                nets.append(load_model(path, map_location="cpu"))
-            except Exception as e:  # noqa: BLE001 - CheckpointError, and whatever torch.load raises on junk
-                raise KeypointError(f"cannot load checkpoint {path}: {e}") from None
         try:
-            model = nets[0] if len(nets) == 1 else MeanOf(nets).eval()
-        except ValueError as e:
-            raise KeypointError(str(e)) from None
+            model = load_model(paths[0]) if len(paths) == 1 else load_ensemble(paths).eval_net.eval()
+        except Exception as e:  # noqa: BLE001 - CheckpointError (it names the file), and whatever torch.load raises on junk
+            raise KeypointError(f"cannot load checkpoint {', '.join(map(str, paths))}: {e}") from None
     if not isinstance(getattr(model, "num_joints", None), int):
         raise ValueError("the model must expose .num_joints (17 or 16)")
     return model
