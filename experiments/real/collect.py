@@ -28,16 +28,18 @@ def s8_curve(run: Path, metric: str = "val/mpjpe") -> list[tuple[int, float]]:
 
 def row(root: Path, name: str, label: str) -> str:
     run = root / name
-    res = json.loads((run / "metrics.json").read_text())["test_results"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    res = metrics["test_results"]
     if (run / "table_3dhp.csv").exists():  # MPI-INF-3DHP: PCK and AUC, not action-wise MPJPE
         pck = res["pck"]
         return f"| {label} | PCK {pck['pck']:.1f} | AUC {pck['auc']:.1f} | MPJPE {res['mpjpe']:.1f} | | | | | |"
-    trained = run
-    if not s8_curve(run) and "eval" in (run / ".hydra" / "hydra.yaml").read_text():  # an evaluation: its training's curve
-        ckpt = json.loads((run / "metrics.json").read_text()).get("checkpoint", "")
+    trained, curve = run, s8_curve(run)
+    if not curve and "eval" in (run / ".hydra" / "hydra.yaml").read_text():  # an evaluation: its training's curve
+        ckpt = metrics.get("checkpoint", "")
         ckpt = ckpt[0] if isinstance(ckpt, list) else ckpt  # an ensemble: its first member's training
         trained = root / Path(ckpt).parts[-3] if ckpt else run
-    curve, by_action = s8_curve(trained), s8_curve(trained, "val/mpjpe_action")
+        curve = s8_curve(trained)
+    by_action = s8_curve(trained, "val/mpjpe_action")
     best = min(curve, key=lambda c: c[1]) if curve else None
     wall = (run / "wall_s.txt").read_text().strip() if (run / "wall_s.txt").exists() else ""
     chosen = f"{best[0] + 1} of {max(e for e, _ in curve) + 1}" if best else ""

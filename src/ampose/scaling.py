@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     for r in results:
         print(f"{r['devices']:>8} {r['samples_per_s']:>12,.0f} {r['speedup']:>9.2f} {100 * r['efficiency']:>10.1f}%")
     if args.json:
-        write_text_atomic(args.json, json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
-                                        indent=2))
+        record = {"args": {k: str(v) for k, v in vars(args).items()}, "results": results}
+        write_text_atomic(args.json, json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":
