@@ -40,7 +40,7 @@ EMA = 0.999  # the fast mode's weight-average decay (session 4)
 # Session 16 ran s16_first (the S5 folds: the turned view adopted for the SH rows by two folds;
 # the mpjpe loss rejected on S8, so s16_sh_mpjpe was not run), s16_ensembles (a reading) and
 # s16_sh_errors2 (rejected). Queued: s17_sh_candidates (two-fold rule), s17_sh_views_ensemble
-# (a reading).
+# (a reading), s17_sh_mlp_rows (a baseline).
 PLANS = {
     "s13_folds": [f"{fold}_fast_h36m_{tag}" for fold in ("s1", "s5", "s6")
                   for tag in ("bodies1_spread0.07_4ep", "bodies1_views1_spread0.07_3ep")],
@@ -103,6 +103,7 @@ PLANS = {
     **{f"s17_sh_{name}_rows": [f"sh16_5subjects_fast_h36m_bodies1_errors1_views1_{tag}_s{seed}{flip}"
                                for seed in (42, 2) for flip in ("", "_flip")]
        for name, tag in (("droppath0.2", "droppath0.2_spread0.07_3ep"), ("4ep", "droppath0.1_spread0.07_4ep"))},
+    "s17_sh_mlp_rows": [f"sh16_5subjects_mlp_bodies1_errors1_views1_spread0.07_8ep_s42{flip}" for flip in ("", "_flip")],
     "s16_ensembles": [*(f"sh16_5subjects_fast_h36m_bodies1_errors1_droppath0.1_spread0.07_3ep_{s}"
                         for s in ("s42", "s2", "ensemble2", "ensemble2_flip")),
                       *(f"gt17_5subjects_fast_h36m_bodies1_views1_droppath0.1_spread0.07_3ep_{s}"
@@ -549,6 +550,15 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # 2. A fourth epoch (the S5 curve was still falling at the third).
     out += sh_two_folds_and_rows("bodies1_errors1_views1_droppath0.1_spread0.07_4ep",
                                  [a.replace("max_epochs=3", "max_epochs=4") for a in views])
+    # Queued for session 17 (s17_sh_mlp_rows, a baseline): the Martinez MLP on the same input as the
+    # SH rows of record (five subjects, the same three copies of the data, last weights, flip TTA),
+    # so that the README compares the two networks on one protocol; its only row so far is session
+    # 2's four-subject split (76.3 mm). Its own optimiser settings (mlp above); 8 epochs of four
+    # times the data (32 plain epochs).
+    mlp_copies = [a for a in views if "drop_path" not in a and "max_epochs" not in a]
+    out += paper_protocol("sh16_5subjects_mlp_bodies1_errors1_views1_spread0.07_8ep_s42",
+                          chosen("h36m_sh16", sh_data) + mlp_copies
+                          + [a for a in mlp if not a.startswith("trainer.max_epochs")] + ["trainer.max_epochs=8", "seed=42"])
     # Run in session 16 (calls 2-3; the members trained again): SH 64.2 / 63.7 mm without / with
     # flip TTA, GT17 32.7 / 32.6 (`../h36m_sh16/ensembles_s16`, `../h36m_gt17/ensembles_s16`).
     # Queued for session 17 (s17_sh_views_ensemble): the SH rows of record since session 16 (with
