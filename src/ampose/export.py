@@ -1,0 +1,127 @@
+"""A trained lifter as one self-contained file for deployment: ``ampose-export``.
+
+The file is a ``torch.export`` program (``.pt2``): the network's graph and weights, plus the steps
+``ampose.predict.lift`` runs around it (pixel normalisation, optional flip test-time augmentation,
+root-relative millimetres). Running it needs torch only, not ampose, Lightning or Hydra::
+
+    lifter = torch.export.load("lifter.pt2").module()
+    poses3d = lifter(keypoints, image_size)   # (B, J, 2) px and (B, 2) (w, h) -> (B, J, 3) mm
+
+The joints are the model's Human3.6M order (17, or 16 without Nose), listed in the JSON written
+beside the file; convert other layouts first (``ampose.layouts.convert``). Unlike ``lift``, the
+program fills no missing keypoints: a NaN in a pose gives NaN in that pose's output.
+
+It is a portability format, not a faster one: the graph runs op by op, unfused. On 2 CPU cores one
+pose of the CPU-sized model took 2.1 ms through it against 0.9 ms eager (12.7 against 14.2 ms for
+the paper-sized one). For speed in Python, use ``ampose.predict.lift`` or ``FastLifter``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ampose.data.skeleton import skeleton_for
+from ampose.data.transforms import flip_pose
+from ampose.fileio import write_atomic, write_text_atomic
+
+USAGE = """usage: ampose-export ckpt_path=RUN/checkpoints/last.ckpt output=lifter.pt2 [flip=true]
+  ckpt_path   a checkpoint, or several as [A,B] (their ensemble: the mean of the predictions)
+  output      the .pt2 file; its description (joints, input and output) goes beside it as .json
+  flip        bake flip test-time augmentation in (two passes per pose; default false)
+Load it with torch alone: torch.export.load("lifter.pt2").module()(keypoints_px, image_size)"""
+
+
+class PixelLifter(nn.Module):
+    """``net`` wrapped with ``lift``'s arithmetic: (B, J, 2) pixels and (B, 2) image (w, h) ->
+    (B, J, 3) root-relative millimetres in the camera frame."""
+
+    def __init__(self, net: nn.Module, flip: bool = False) -> None:
+        super().__init__()
+        self.net = net.eval()
+        self.flip = flip
+        self.num_joints = int(net.num_joints)
+        perm = skeleton_for(self.num_joints).flip_permutation
+        self.register_buffer("perm", torch.as_tensor(perm, dtype=torch.long), persistent=False)
+
+    def forward(self, keypoints: torch.Tensor, image_size: torch.Tensor) -> torch.Tensor:
+        w = image_size[:, None, 0:1].to(keypoints.dtype)  # (B, 1, 1)
+        h = image_size[:, None, 1:2].to(keypoints.dtype)
+        offset = torch.cat([torch.ones_like(w), h / w], dim=-1)  # x / w * 2 - [1, h / w]
+        x = keypoints / w * 2 - offset
+        y = self.net(x)
+        if self.flip:
+            y = (y + flip_pose(self.net(flip_pose(x, self.perm)), self.perm)) / 2
+        return (y - y[:, :1]) * 1000.0
+
+
+def export_lifter(net: nn.Module, flip: bool = False) -> torch.export.ExportedProgram:
+    """``PixelLifter(net, flip)`` exported on the CPU with a dynamic batch dimension."""
+    lifter = PixelLifter(net.cpu(), flip).eval()
+    example = (torch.rand(2, lifter.num_joints, 2) * 500, torch.tensor([[1000.0, 1000.0]] * 2))
+    batch = torch.export.Dim("batch", min=1)
+    with torch.no_grad():
+        return torch.export.export(lifter, example, dynamic_shapes=({0: batch}, {0: batch}))
+
+
+def describe(num_joints: int, flip: bool, sources: Sequence[str]) -> dict:
+    """The exported file's contract, written beside it as JSON."""
+    return {
+        "format": "torch.export (load: torch.export.load(path).module())",
+        "inputs": {"keypoints": f"(B, {num_joints}, 2) float32 pixels, joints in the order below",
+                   "image_size": "(B, 2) float32 (width, height) in pixels"},
+        "output": f"(B, {num_joints}, 3) float32 millimetres, camera frame, relative to joint 0 (Hip)",
+        "joints": list(skeleton_for(num_joints).names),
+        "flip_test": flip,
+        "checkpoints": list(sources),
+        "torch": torch.__version__,
+    }
+
+
+def save(program: torch.export.ExportedProgram, output: str | Path, info: dict) -> tuple[Path, Path]:
+    """The program and its JSON description, each written whole (never half a file)."""
+    buf = io.BytesIO()
+    torch.export.save(program, buf)
+    pt2 = write_atomic(output, lambda f: f.write(buf.getvalue()))
+    js = write_text_atomic(Path(output).with_suffix(".json"), json.dumps(info, indent=2) + "\n")
+    return pt2, js
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ampose-export``; returns the exit status."""
+    from ampose.predict import KeypointError, _bool, _load, _paths
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if argv else 2
+    try:
+        opts: dict[str, str] = {}
+        for arg in argv:
+            key, sep, value = arg.lstrip("+").partition("=")
+            if not sep or key not in ("ckpt_path", "output", "flip"):
+                raise KeypointError(f"expected ckpt_path=, output= or flip=, got {arg!r}")
+            opts[key] = value
+        for key in ("ckpt_path", "output"):
+            if key not in opts:
+                raise KeypointError(f"missing {key}=...")
+        paths = _paths(opts["ckpt_path"])
+        sources = [paths] if isinstance(paths, str) else paths
+        flip = _bool(opts.get("flip", "false"))
+        net = _load(None, paths)
+        pt2, js = save(export_lifter(net, flip), opts["output"], describe(int(net.num_joints), flip, sources))
+    except (KeypointError, ValueError, OSError) as e:
+        print(f"ampose-export: error: {e}", file=sys.stderr)
+        return 2
+    print(f"ampose-export: {pt2} ({net.num_joints} joints{', flip TTA' if flip else ''}), described in {js}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
