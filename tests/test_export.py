@@ -99,3 +99,15 @@ def test_the_file_runs_with_torch_alone(tmp_path):
             "assert y.shape == (3, 17, 3) and bool(torch.isfinite(y).all()); "
             "assert not any(k.split('.')[0] in ('ampose', 'hydra', 'pytorch_lightning') for k in sys.modules), 'imported'")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "l.pt2")], check=True, cwd=tmp_path)
+
+
+def test_export_lifter_leaves_the_callers_network_alone():
+    from ampose.models import AMPose
+
+    net = AMPose(num_joints=16, dim=16, depth=1, num_heads=2, mlp_ratio=1.0).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    program = export.export_lifter(net, flip=True)
+    assert net.training  # the copy was put in eval mode, not the caller's module
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    y = program.module()(torch.full((2, 16, 2), 400.0), torch.tensor([[800.0, 600.0]] * 2))
+    assert y.shape == (2, 16, 3)

@@ -18,6 +18,7 @@ the paper-sized one). For speed in Python, use ``ampose.predict.lift`` or ``Fast
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import sys
@@ -62,8 +63,9 @@ class PixelLifter(nn.Module):
 
 
 def export_lifter(net: nn.Module, flip: bool = False) -> torch.export.ExportedProgram:
-    """``PixelLifter(net, flip)`` exported on the CPU with a dynamic batch dimension."""
-    lifter = PixelLifter(net.cpu(), flip).eval()
+    """``PixelLifter(net, flip)`` exported on the CPU with a dynamic batch dimension (``net`` itself
+    is left where it is: a copy moves)."""
+    lifter = PixelLifter(copy.deepcopy(net).cpu(), flip).eval()
     example = (torch.rand(2, lifter.num_joints, 2) * 500, torch.tensor([[1000.0, 1000.0]] * 2))
     batch = torch.export.Dim("batch", min=1)
     with torch.no_grad():
