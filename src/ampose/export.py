@@ -12,8 +12,9 @@ beside the file; convert other layouts first (``ampose.layouts.convert``). Unlik
 program fills no missing keypoints: a NaN in a pose gives NaN in that pose's output.
 
 It is a portability format, not a faster one: the graph runs op by op, unfused. On 2 CPU cores one
-pose of the CPU-sized model took 2.1 ms through it against 0.9 ms eager (12.7 against 14.2 ms for
-the paper-sized one). For speed in Python, use ``ampose.predict.lift`` or ``FastLifter``.
+pose of the CPU-sized model took 2.2 ms through it against 1.3 ms eager (medians of five runs);
+the paper-sized one was level, about 20 ms. For speed in Python, use ``ampose.predict.lift`` or
+``FastLifter``.
 """
 
 from __future__ import annotations
