@@ -61,6 +61,9 @@ def test_val_subjects_held_out(synth_dir):
     assert dm.data_train.num_joints == 16
     dm.setup("test")
     assert dm.data_test.subjects == ["S9", "S11"]
+    bare = _dm(synth_dir, val_subjects="S8")  # data.val_subjects=S8 on the command line: one subject, not "S", "8"
+    bare.setup("fit")
+    assert bare.val_subjects == ["S8"] and bare.data_val.subjects == ["S8"] and "S8" not in bare.data_train.subjects
 
 
 def test_gpu_resident_on_cpu_covers_test_once(synth_dir):
@@ -119,6 +122,13 @@ def test_errors(tmp_path, synth_dir):
     dm = PoseDataModule(dataset="mpi_3dhp", root=synth_dir)
     with pytest.raises(DataError, match="test-only"):
         dm.setup("fit")
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(DataError, match="data.stride must be a whole number >= 1"):
+            PoseDataModule(root=tmp_path, stride=bad)
+    with pytest.raises(DataError, match="data.eval_stride must be"):
+        PoseDataModule(root=tmp_path, eval_stride=0)
+    with pytest.raises(DataError, match="data.train_subjects must be a list"):
+        PoseDataModule(root=tmp_path, train_subjects=5)
 
 
 def test_mpi_3dhp_test_split(tmp_path):

@@ -229,10 +229,13 @@ def test_test_ckpt_auto_never_selects_on_the_test_set():
     from ampose.train import resolve_test_ckpt
 
     def cfg(**kw):
-        return OmegaConf.create({"data": {"val_subjects": kw.pop("val", None)}, "test_data": kw.pop("test_data", None), **kw})
+        return OmegaConf.create({"data": {"val_subjects": kw.pop("val", None), "test_subjects": ["S9", "S11"]},
+                                 "test_data": kw.pop("test_data", None), **kw})
 
     assert resolve_test_ckpt(cfg(test_ckpt="auto")) == "last"  # validation on S9/S11: no selection
     assert resolve_test_ckpt(cfg(test_ckpt="auto", val=["S8"])) == "best"  # held-out S8 picks the epoch
+    assert resolve_test_ckpt(cfg(test_ckpt="auto", val="S8")) == "best"  # one bare name
+    assert resolve_test_ckpt(cfg(test_ckpt="auto", val=["S8", "S9"])) == "last"  # S9 is tested: no selection on it
     assert resolve_test_ckpt(cfg(test_ckpt="auto", test_data={"dataset": "mpi_3dhp"})) == "best"
     assert resolve_test_ckpt(cfg(test_ckpt=None)) == "last"
     assert resolve_test_ckpt(cfg(test_ckpt="best")) == "best"  # an explicit choice is kept

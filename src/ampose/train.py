@@ -325,8 +325,12 @@ def user_error(exc: BaseException) -> str | None:
     from ampose.checkpoint import CheckpointError
     from ampose.data.arrays import DataError
 
+    from omegaconf.errors import MissingMandatoryValue
+
     while isinstance(exc, InstantiationException) and exc.__cause__ is not None:
         exc = exc.__cause__
+    if isinstance(exc, MissingMandatoryValue) and exc.full_key:
+        return f"{exc.full_key} is required: pass {exc.full_key}=..."
     if not isinstance(exc, (DataError, CheckpointError, ValueError, FileNotFoundError)):
         return None
     lines = str(exc).strip().splitlines()
@@ -368,12 +372,25 @@ def reported(task: Any, prog: str) -> Any:
 
 def resolve_test_ckpt(cfg: DictConfig) -> str:
     """``test_ckpt: auto`` -> ``best`` when validation is held out of the test set (data.val_subjects
-    given, or a separate test_data), else ``last``: never pick weights on the data they are tested on."""
+    given and none of them a test subject, or a separate test_data), else ``last``: never pick
+    weights on the data they are tested on."""
     which = cfg.get("test_ckpt", "auto") or "auto"
     if which != "auto":
         return str(which)
-    held_out = bool(cfg.get("data") and cfg.data.get("val_subjects")) or bool(cfg.get("test_data"))
-    return "best" if held_out else "last"
+    if cfg.get("test_data"):
+        return "best"
+    data = cfg.get("data") or {}
+    val = data.get("val_subjects")
+    if not val:
+        return "last"
+    from ampose.data.datamodule import subject_list
+
+    shared = set(subject_list("val_subjects", val)) & set(subject_list("test_subjects", data.get("test_subjects") or []))
+    if shared:
+        log.warning("data.val_subjects include test subjects (%s): testing the last weights, not the best epoch",
+                    ", ".join(sorted(shared)))
+        return "last"
+    return "best"
 
 
 def main() -> None:

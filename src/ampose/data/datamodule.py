@@ -46,6 +46,17 @@ def to_tensors(arrays: PoseArrays, device: torch.device | str = "cpu") -> dict[s
     return {k: torch.from_numpy(v).to(device) for k, v in arrays.arrays().items()}
 
 
+
+def subject_list(name: str, subjects: Any) -> list[str]:
+    """A subject list from the config; one bare name (``data.val_subjects=S8``) is a list of one,
+    not a list of its characters."""
+    if isinstance(subjects, str):
+        return [subjects]
+    try:
+        return [str(s) for s in subjects]
+    except TypeError:
+        raise DataError(f"data.{name} must be a list of subjects like [S8], got {subjects!r}") from None
+
 class ResidentLoader:
     """An iterable of batch dicts over device-resident tensors, with __len__ (batches per epoch).
 
@@ -246,9 +257,12 @@ class PoseDataModule(pl.LightningDataModule):
         self.dataset = dataset
         self.root = Path(root).expanduser() if root else default_synthetic_root()
         self.keypoints, self.num_joints = keypoints, int(num_joints)
-        self.train_subjects = list(train_subjects)
-        self.test_subjects = list(test_subjects)
-        self.val_subjects = list(val_subjects) if val_subjects else None
+        self.train_subjects = subject_list("train_subjects", train_subjects)
+        self.test_subjects = subject_list("test_subjects", test_subjects)
+        self.val_subjects = subject_list("val_subjects", val_subjects) if val_subjects else None
+        for name, step in (("stride", stride), ("eval_stride", eval_stride)):
+            if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+                raise DataError(f"data.{name} must be a whole number >= 1 (every n-th frame), got {step!r}")
         self.stride, self.eval_stride = int(stride), int(eval_stride)
         self.flip_augment = flip_augment
         for name, copies in (("virtual_views", virtual_views), ("virtual_bodies", virtual_bodies),
