@@ -35,7 +35,7 @@ def test_exported_program_matches_lift(tmp_path, flip, joints):
     layout = "h36m" if joints == 17 else "h36m16"
     expect = lift(kp, layout=layout, image_size=(1000, 800), ckpt_path=ckpt, flip=flip, device="cpu")
     got = program(torch.from_numpy(kp), torch.tensor([[1000.0, 800.0]] * len(kp)))
-    np.testing.assert_allclose(got.detach().numpy(), expect, atol=1e-3)  # mm
+    np.testing.assert_allclose(got.numpy(), expect, atol=1e-3)  # mm; no grad to detach from
     info = json.loads((tmp_path / "lifter.json").read_text())
     assert info["joints"] == list(skeleton_for(joints).names) and info["flip_test"] is flip
 
@@ -84,7 +84,10 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert export.main([f"ckpt_path={tmp_path / 'bad.ckpt'}", f"output={out}"]) == 2
     assert "cannot load checkpoint" in capsys.readouterr().err
     assert export.main(["output=x.pt2"]) == 2 and "missing ckpt_path" in capsys.readouterr().err
-    assert export.main(["ckpt_path=a", "output=b", "bf16=true"]) == 2 and "bf16" in capsys.readouterr().err
+    assert export.main(["ckpt_path=a", "output=b.pt2", "bf16=true"]) == 2 and "bf16" in capsys.readouterr().err
+    assert export.main(["ckpt_path=a", "output=b.onnx"]) == 2 and "must end in .pt2" in capsys.readouterr().err
+    assert export.main(["ckpt_path=a", "output=b.pt2", "flip=maybe"]) == 2
+    assert "flip must be true or false" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [tmp_path / "bad.ckpt"]  # no .pt2, no .json, no temporary file
 
 

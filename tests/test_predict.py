@@ -191,3 +191,13 @@ def test_cli_with_a_real_checkpoint(tmp_path, capsys):
     rc = predict.main([f"ckpt_path={tmp_path / 'bad.ckpt'}", f"input={tmp_path / 'kp.json'}",
                        f"output={tmp_path / 'o'}", "image_size=1000x800"])
     assert rc == 2 and "cannot load checkpoint" in capsys.readouterr().err
+
+
+def test_cli_switches_are_strict(tmp_path, monkeypatch, capsys):
+    np.save(tmp_path / "kp.npy", coco_sequence())
+    monkeypatch.setattr(predict, "_load", lambda model, ckpt: XYZero())
+    base = ["ckpt_path=x.ckpt", f"input={tmp_path / 'kp.npy'}", f"output={tmp_path / 'o'}", "image_size=[10,10]"]
+    assert predict.main([*base, "smooth=ture"]) == 2
+    assert "smooth must be true or false, got 'ture'" in capsys.readouterr().err
+    assert not (tmp_path / "o.npy").exists()
+    assert predict.main([*base, "flip=No"]) == 0

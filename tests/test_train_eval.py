@@ -254,3 +254,20 @@ def test_eval_tests_the_weight_average_unless_told_raw(compose_train, tmp_path):
         record = json.loads((tmp_path / f"ev{raw}" / "metrics.json").read_text())
         assert record["weights"] == ("raw" if raw else "moving average (ema_decay 0.9)")
     assert results[False]["test/mpjpe"] != pytest.approx(results[True]["test/mpjpe"], rel=1e-4)
+
+
+def test_eval_reads_its_switches_strictly(compose_train, tmp_path):
+    """flip_test=no is off (Hydra passes it on as the string "no"), a typo is an error; the record says which."""
+    from ampose.eval import evaluate
+
+    cfg = compose_train(*QUICK, "test=false")
+    _, objs = train(cfg)
+    results = {}
+    for flag in ("no", "false", "yes"):
+        ev = compose_config("eval", [f"ckpt_path={objs['best']}", f"flip_test={flag}"], output_dir=tmp_path / flag)
+        results[flag], _ = evaluate(ev)
+        assert json.loads((tmp_path / flag / "metrics.json").read_text())["flip_test"] is (flag == "yes")
+    assert results["no"]["test/mpjpe"] == pytest.approx(results["false"]["test/mpjpe"])
+    assert results["yes"]["test/mpjpe"] != pytest.approx(results["no"]["test/mpjpe"], rel=1e-4)
+    with pytest.raises(ValueError, match="flip_test must be true or false, got 'maybe'"):
+        evaluate(compose_config("eval", [f"ckpt_path={objs['best']}", "flip_test=maybe"], output_dir=tmp_path / "m"))

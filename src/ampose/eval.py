@@ -19,6 +19,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from ampose.checkpoint import load_ensemble, load_lit_module
+from ampose.options import as_bool
 from ampose.train import find_config_dir, instantiate_loggers, reported, write_results
 
 log = logging.getLogger("ampose.eval")
@@ -31,16 +32,17 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     paths = [str(p) for p in cfg.ckpt_path] if OmegaConf.is_list(cfg.ckpt_path) else [str(cfg.ckpt_path)]
+    raw = as_bool(cfg.get("raw_weights") or False, "raw_weights")
     if len(paths) > 1:
-        lit = load_ensemble(paths, raw=bool(cfg.get("raw_weights")))
-        weights = f"the mean of {len(paths)} checkpoints' {'raw' if cfg.get('raw_weights') else 'evaluation'}"
+        lit = load_ensemble(paths, raw=raw)
+        weights = f"the mean of {len(paths)} checkpoints' {'raw' if raw else 'evaluation'}"
     else:
         lit = load_lit_module(paths[0])
-        if cfg.get("raw_weights") and lit.net_ema is not None:
+        if raw and lit.net_ema is not None:
             lit.net_ema = None  # test the trained weights, not their moving average
         weights = "raw" if lit.net_ema is None else f"moving average (ema_decay {lit.hparams.ema_decay})"
     if cfg.get("flip_test") is not None:
-        lit.hparams["flip_test"] = bool(cfg.flip_test)
+        lit.hparams["flip_test"] = as_bool(cfg.flip_test, "flip_test")
     given: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") is not None else {}  # type: ignore[assignment]
     if "_target_" in given:  # data=GROUP: a whole data config
         data_cfg = given
@@ -61,9 +63,11 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint: str | list[str] = paths[0] if len(paths) == 1 else paths
-    title = f"ampose-eval {', '.join(paths)} ({weights} weights) on {data_cfg.get('dataset', '?')}"
-    text = write_results(lit, out_dir, title=title,
-                         extra={"checkpoint": checkpoint, "weights": weights, "logged": metrics, "data": data_cfg})
+    flip = bool(lit.hparams.get("flip_test"))
+    title = (f"ampose-eval {', '.join(paths)} ({weights} weights{', flip TTA' if flip else ''})"
+             f" on {data_cfg.get('dataset', '?')}")
+    text = write_results(lit, out_dir, title=title, extra={"checkpoint": checkpoint, "weights": weights,
+                                                           "flip_test": flip, "logged": metrics, "data": data_cfg})
     if int(cfg.get("gallery", 0)) > 0:
         pictures = save_test_gallery(lit, datamodule, out_dir / "gallery", int(cfg.gallery))
         log.info("gallery of the %d best and worst test poses: %s", int(cfg.gallery), pictures[0].parent)

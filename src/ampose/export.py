@@ -66,7 +66,7 @@ class PixelLifter(nn.Module):
 def export_lifter(net: nn.Module, flip: bool = False) -> torch.export.ExportedProgram:
     """``PixelLifter(net, flip)`` exported on the CPU with a dynamic batch dimension (``net`` itself
     is left where it is: a copy moves)."""
-    lifter = PixelLifter(copy.deepcopy(net).cpu(), flip).eval()
+    lifter = PixelLifter(copy.deepcopy(net).cpu(), flip).eval().requires_grad_(False)  # outputs convert to numpy
     example = (torch.rand(2, lifter.num_joints, 2) * 500, torch.tensor([[1000.0, 1000.0]] * 2))
     batch = torch.export.Dim("batch", min=1)
     with torch.no_grad():
@@ -114,9 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key in ("ckpt_path", "output"):
             if key not in opts:
                 raise KeypointError(f"missing {key}=...")
+        if Path(opts["output"]).suffix != ".pt2":
+            raise KeypointError(f"output must end in .pt2 (a torch.export program), got {opts['output']!r}")
         paths = _paths(opts["ckpt_path"])
         sources = [paths] if isinstance(paths, str) else paths
-        flip = _bool(opts.get("flip", "false"))
+        flip = _bool(opts.get("flip", "false"), "flip")
         net = _load(None, paths)
         pt2, js = save(export_lifter(net, flip), opts["output"], describe(int(net.num_joints), flip, sources))
     except (KeypointError, ValueError, OSError) as e:

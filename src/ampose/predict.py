@@ -37,6 +37,7 @@ from ampose.data.transforms import flip_pose
 from ampose.fileio import save_npy_atomic, write_text_atomic
 from ampose.inference import FastLifter
 from ampose.layouts import convert, get_layout
+from ampose.options import as_bool
 from ampose.smoothing import one_euro
 
 PathLike = str | Path
@@ -393,8 +394,11 @@ def _paths(text: str) -> str | list[str]:
     return paths
 
 
-def _bool(text: str) -> bool:
-    return text.strip().lower() in ("1", "true", "yes", "on")
+def _bool(text: str, name: str) -> bool:
+    try:
+        return as_bool(text, name)
+    except ValueError as e:
+        raise KeypointError(str(e)) from None
 
 
 def output_paths(output: PathLike) -> tuple[Path, Path]:
@@ -451,8 +455,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 opts["input"], layout=layout, image_size=size, ckpt_path=_paths(opts["ckpt_path"]),
                 batch_size=int(opts.get("batch_size", 4096)), device=opts.get("device") or None,
                 confidence_threshold=float(opts.get("confidence_threshold", 0.3)),
-                flip=_bool(opts.get("flip", "false")), bf16=_bool(opts.get("bf16", "false")),
-                smooth=_bool(opts.get("smooth", "false")), fps=float(opts.get("fps", 25)),
+                flip=_bool(opts.get("flip", "false"), "flip"), bf16=_bool(opts.get("bf16", "false"), "bf16"),
+                smooth=_bool(opts.get("smooth", "false"), "smooth"), fps=float(opts.get("fps", 25)),
                 min_cutoff=float(opts.get("min_cutoff", 1.0)), beta=float(opts.get("beta", 0.005)),
             )
         for w in caught:
