@@ -101,6 +101,12 @@ def test_checkpoint_errors(tmp_path, tiny_dm):
     torch.save({"model": {"w": torch.zeros(2)}}, foreign)
     with pytest.raises(CheckpointError, match="not an ampose checkpoint"):
         load_model(foreign)
+    for content, why in ((b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\n", "Git LFS pointer"),
+                         (b"<!DOCTYPE html><html>", "HTML or XML page"),
+                         (b"hello\n", r"starts with b'hello\\n', neither a zip archive nor a pickle")):
+        foreign.write_bytes(content)  # what a failed download leaves: one line, why, and no advice to unpickle it
+        with pytest.raises(CheckpointError, match=f"is not a PyTorch checkpoint: .*{why}"):
+            load_model(foreign)
     ckpt = torch.load(good, weights_only=True)
     ckpt["hyper_parameters"]["net"]["dim"] = 32  # a different model configuration
     other = tmp_path / "other.ckpt"
@@ -277,6 +283,9 @@ def test_init_weights_takes_the_average_into_both_copies_and_refuses_another_net
     fewer = LiftingModule(net={**NET, "num_joints": 16})
     with pytest.raises(CheckpointError, match=r"num_joints: 17 in the checkpoint, 16 here"):
         init_weights(fewer, path)
+    regularised = LiftingModule(net={**NET, "dropout": 0.1, "drop_path": 0.1})  # no weights of their own: allowed
+    assert init_weights(regularised, path) == len(avg)
+    assert all(torch.equal(avg[k], v) for k, v in regularised.net.state_dict().items())
 
 
 class _Recorder(torch.nn.Module):

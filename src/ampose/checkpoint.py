@@ -31,6 +31,22 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used: corrupt, foreign, or for a different model."""
 
 
+def _not_a_torch_file(path: Path) -> str | None:
+    """Why the file cannot be a ``torch.save`` file (a zip archive, or a pickle in the legacy
+    format), from its first bytes; None if it may be one."""
+    with path.open("rb") as f:
+        head = f.read(64)
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return None
+    if not head:
+        return "the file is empty (truncated or corrupt)"
+    if head.startswith(b"version https://git-lfs"):
+        return "it is a Git LFS pointer, not the file itself (run `git lfs pull`)"
+    if head.lstrip()[:1] == b"<":
+        return "it is an HTML or XML page (a download that returned a web page?)"
+    return f"it starts with {head[:16]!r}, neither a zip archive nor a pickle"
+
+
 def read_checkpoint(path: str | Path, map_location: Any = "cpu", weights_only: bool = True,
                     mmap: bool = False) -> dict[str, Any]:
     """The raw checkpoint dict, with one-line errors for missing, corrupt and foreign files.
@@ -38,6 +54,9 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu", weights_only: b
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    not_torch = _not_a_torch_file(path)
+    if not_torch:
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint: {not_torch}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=weights_only, mmap=mmap)
     except pickle.UnpicklingError as e:
@@ -47,7 +66,7 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu", weights_only: b
                 f"{path} holds objects that weights_only loading refuses ({first}); "
                 "pass weights_only=False only if you trust the file") from e
         raise CheckpointError(f"{path} is not a readable checkpoint (corrupt?): {e}") from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError) as e:
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt): "
                               f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from e
     if not isinstance(ckpt, dict) or "ampose" not in ckpt or "state_dict" not in ckpt:
@@ -138,7 +157,9 @@ def init_weights(lit: LiftingModule, path: str | Path) -> int:
     start fresh. A one-line CheckpointError when the networks differ (width, depth, joints, ...).
     Returns the number of tensors loaded."""
     ckpt = read_checkpoint(path)
-    diff = config_diff((ckpt.get("hyper_parameters") or {}).get("net") or {}, dict(lit.hparams.get("net") or {}))
+    # Regularisation may change when fine-tuning: it has no weights of its own.
+    here = {k: v for k, v in dict(lit.hparams.get("net") or {}).items() if k not in ("dropout", "drop_path")}
+    diff = config_diff((ckpt.get("hyper_parameters") or {}).get("net") or {}, here)
     if diff:
         raise CheckpointError(f"{path} holds a different network ({diff}): "
                               "init_ckpt needs the same model configuration")
