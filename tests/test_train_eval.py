@@ -271,3 +271,14 @@ def test_eval_reads_its_switches_strictly(compose_train, tmp_path):
     assert results["yes"]["test/mpjpe"] != pytest.approx(results["no"]["test/mpjpe"], rel=1e-4)
     with pytest.raises(ValueError, match="flip_test must be true or false, got 'maybe'"):
         evaluate(compose_config("eval", [f"ckpt_path={objs['best']}", "flip_test=maybe"], output_dir=tmp_path / "m"))
+
+
+def test_the_gpu_trainer_config_runs_without_a_gpu(compose_train):
+    """trainer=gpu (what the h36m experiments set) falls back to the CPU on a machine without one."""
+    import torch
+
+    cfg = compose_train("trainer=gpu", "debug=default")
+    metrics, objs = train(cfg)
+    assert metrics["test/mpjpe"] > 0
+    if not torch.cuda.is_available():
+        assert objs["trainer"].accelerator.__class__.__name__ == "CPUAccelerator"

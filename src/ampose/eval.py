@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ampose.checkpoint import load_ensemble, load_lit_module
 from ampose.options import as_bool
-from ampose.train import find_config_dir, instantiate_loggers, reported, write_results
+from ampose.train import find_config_dir, instantiate_loggers, on_this_machine, reported, write_results
 
 log = logging.getLogger("ampose.eval")
 
@@ -57,7 +57,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     datamodule = instantiate(data_cfg)
 
     loggers = instantiate_loggers(cfg.get("logger"), cfg.get("task_name", "eval"))
-    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    trainer: pl.Trainer = instantiate(on_this_machine(cfg.trainer), logger=loggers or False, callbacks=[])
     (logged,) = trainer.test(lit, datamodule=datamodule)
     metrics = {k: float(v) for k, v in logged.items()}
     out_dir = Path(cfg.paths.output_dir)

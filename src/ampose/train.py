@@ -213,6 +213,15 @@ def get_metric_value(metrics: dict[str, Any], name: str | None) -> float | None:
     return float(metrics[name])
 
 
+def on_this_machine(trainer_cfg: DictConfig) -> DictConfig:
+    """``trainer.accelerator: gpu`` (trainer=gpu, set by the h36m experiments) on a machine without
+    a GPU becomes the CPU, with a warning: every config runs anywhere, CI included."""
+    if str(trainer_cfg.get("accelerator")) in ("gpu", "cuda") and not torch.cuda.is_available():
+        log.warning("trainer.accelerator=%s but no GPU is visible: running on the CPU", trainer_cfg.accelerator)
+        return OmegaConf.merge(trainer_cfg, {"accelerator": "cpu"})  # type: ignore[return-value]
+    return trainer_cfg
+
+
 # --------------------------------------------------------------------------------- train
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Fit and test as the config says. Returns (logged metrics, objects)."""
@@ -249,7 +258,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         log.info("init_ckpt: %d tensors from %s", init_weights(lit, cfg.init_ckpt), cfg.init_ckpt)
     loggers = instantiate_loggers(cfg.get("logger"), cfg.get("task_name", "train"), resume_step)
     callbacks = instantiate_callbacks(cfg.get("callbacks"), have_logger=bool(loggers))
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer: pl.Trainer = instantiate(on_this_machine(cfg.trainer), callbacks=callbacks, logger=loggers or False)
     log_hyperparameters(cfg, lit, trainer)
 
     if cfg.get("train", True):
