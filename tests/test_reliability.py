@@ -306,6 +306,10 @@ def test_multirun_failing_job_keeps_the_other_results(synthetic_root, tmp_path):
     assert [r.name for r in rows] == ["model.net.depth=1", "model.net.depth=0"]
     assert rows[0].failed == 0 and "P1 action-wise" in rows[0].stats
     assert rows[1].failed == 1 and rows[1].stats == {}
+    # ...and the sweep wrote it although Hydra skips on_multirun_end after a failed job.
+    summary = (sweep / "summary.md").read_text()
+    assert "model.net.depth=1" in summary and "model.net.depth=0" in summary
+    assert (sweep / "summary.csv").is_file()
 
 
 def _npz(path):

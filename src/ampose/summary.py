@@ -382,10 +382,19 @@ except ImportError:  # pragma: no cover
 
 
 class SweepSummary(_HydraCallback):  # type: ignore[misc,valid-type]
-    """Hydra callback (conf/hydra/default.yaml): at the end of a multirun, write ``summary.md``
-    (with the mean validation curves when the runs logged any) and ``summary.csv`` into the
-    sweep folder. A failure here is logged, never raised: the jobs'
-    own results are already on disk."""
+    """Hydra callback (conf/hydra/default.yaml): write ``summary.md`` (with the mean validation
+    curves when the runs logged any) and ``summary.csv`` into a multirun's sweep folder, after
+    every job and at the end. After every job because Hydra skips ``on_multirun_end`` when a job
+    failed: the summary then still covers the whole sweep, the failure counted. A failure here is
+    logged, never raised: the jobs' own results are already on disk."""
+
+    def on_job_end(self, config: Any, job_return: Any = None, **kwargs: Any) -> None:
+        try:
+            multirun = str(config.hydra.mode).endswith("MULTIRUN")
+        except Exception:  # noqa: BLE001 - a config without Hydra's node: nothing to summarise
+            return
+        if multirun:
+            self.on_multirun_end(config)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         import logging
