@@ -87,3 +87,10 @@ def test_synth_command(tmp_path, monkeypatch):
     assert main(["synth", str(tmp_path), "--seed", "1"]) == 0
     for name in (h36m.FILE_3D, h36m.FILE_2D_GT, h36m.FILE_2D_CPN):
         assert (tmp_path / name).exists()
+
+
+def test_synth_into_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    assert main(["synth", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ampose-data: error: ") and "taken" in err[0]

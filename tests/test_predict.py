@@ -201,3 +201,12 @@ def test_cli_switches_are_strict(tmp_path, monkeypatch, capsys):
     assert "smooth must be true or false, got 'ture'" in capsys.readouterr().err
     assert not (tmp_path / "o.npy").exists()
     assert predict.main([*base, "flip=No"]) == 0
+
+
+def test_preview_name_must_say_its_format(tmp_path, monkeypatch, capsys):
+    np.save(tmp_path / "kp.npy", coco_sequence())
+    monkeypatch.setattr(predict, "_load", lambda model, ckpt: XYZero())
+    rc = predict.main(["ckpt_path=x.ckpt", f"input={tmp_path / 'kp.npy'}", f"output={tmp_path / 'o'}",
+                       "image_size=[1000,800]", f"preview={tmp_path / 'p.jpg'}"])
+    assert rc == 2 and "preview must end in .png" in capsys.readouterr().err
+    assert not (tmp_path / "o.npy").exists() and not (tmp_path / "p.jpg").exists()  # refused before any work

@@ -432,8 +432,11 @@ def _preview(path: str, res: LiftResult, frame: int, fps: float) -> Path:
     from ampose import viz  # lazy: matplotlib only when asked for
 
     skel = skeleton_for(res.poses3d.shape[1])
-    if Path(path).suffix.lower() in (".gif", ".mp4"):
+    suffix = Path(path).suffix.lower()
+    if suffix in (".gif", ".mp4"):
         return viz.save_animation(path, res.pose2d, res.poses3d, fps=fps, skeleton=skel)
+    if suffix != ".png":
+        raise KeypointError(f"preview must end in .png (one frame), .gif or .mp4 (the sequence), got {path!r}")
     return viz.save_pose_png(path, res.pose2d[frame], res.poses3d[frame], skeleton=skel,
                              title=f"frame {res.frame_ids[frame]}")
 
@@ -446,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if argv else 2
     try:
         opts = parse_args(argv)
+        if opts.get("preview") and Path(opts["preview"]).suffix.lower() not in (".png", ".gif", ".mp4"):
+            raise KeypointError(f"preview must end in .png (one frame), .gif or .mp4 (the sequence), got {opts['preview']!r}")
         kp = read_keypoints(opts["input"])
         size = _parse_size(opts["image_size"]) if "image_size" in opts else kp.image_size
         layout = opts.get("layout", "coco")
@@ -468,7 +473,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             frame = int(opts.get("preview_frame", 0))
             if not -len(res.poses3d) <= frame < len(res.poses3d):
                 raise KeypointError(f"preview_frame={frame} out of range for {len(res.poses3d)} frames")
-            print(f"ampose-predict: preview -> {_preview(opts['preview'], res, frame, float(opts.get('fps', 25)))}")
+            with warnings.catch_warnings(record=True) as caught:  # e.g. no ffmpeg: a GIF instead of the .mp4
+                warnings.simplefilter("always")
+                picture = _preview(opts["preview"], res, frame, float(opts.get("fps", 25)))
+            for w in caught:
+                print(f"ampose-predict: warning: {w.message}", file=sys.stderr)
+            print(f"ampose-predict: preview -> {picture}")
     except (KeypointError, ValueError, OSError) as e:
         print(f"ampose-predict: error: {e}", file=sys.stderr)
         return 2

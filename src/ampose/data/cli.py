@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             from ampose.data.mpi_3dhp import import_official
 
             print(f"wrote {import_official(args.src, args.out)}")
-    except DataError as e:
+    except (DataError, OSError) as e:  # OSError: an existing file where a folder goes, no permission, ...
         print(f"ampose-data: error: {e}", file=sys.stderr)
         return 2
     return 0
