@@ -302,3 +302,11 @@ def test_evaluations_join_their_trainings_row_by_the_checkpoint(tmp_path):
     assert rows["eval:flip_test=true"].n == 2
     assert rows["eval:flip_test=true"].stats["P1 action-wise"][0] == pytest.approx(33.9)
     assert set(rows) == {"eval:flip_test=true", "all runs"} and rows["all runs"].n == 2
+
+
+def test_a_key_no_run_sets_is_warned_about(sweep, capsys):
+    main([str(sweep), "--over", "seed,model/blok", "--folds", "model/block"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["ampose-summary: warning: no run sets model/blok (did you mean model/block?)"]
+    main([str(sweep), "--over", "seed,model/block"])  # keys the runs set, and seed (often left at its default)
+    assert capsys.readouterr().err == ""

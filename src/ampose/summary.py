@@ -417,6 +417,21 @@ class SweepSummary(_HydraCallback):  # type: ignore[misc,valid-type]
             log.warning("could not write the sweep summary: %s", e)
 
 
+def unknown_keys(runs: list[Run], keys: Sequence[str]) -> list[str]:
+    """The keys (other than seed, which runs often leave at its default) that no run's overrides set:
+    most likely a typo, which would otherwise give one merged row or an empty fold table."""
+    known = {k.removeprefix("eval:") for r in runs for k in r.overrides}
+    return [k for k in keys if k != "seed" and k not in known]
+
+
+def _did_you_mean(runs: list[Run], key: str) -> str:
+    import difflib
+
+    known = sorted({k.removeprefix("eval:") for r in runs for k in r.overrides})
+    close = difflib.get_close_matches(key, known, n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="ampose-summary", description=__doc__.split("\n\n")[0])
     p.add_argument("root", help="a Hydra multirun folder, or any folder holding runs")
@@ -444,6 +459,8 @@ def main(argv: Sequence[str] | None = None) -> None:
               file=sys.stderr)
         raise SystemExit(2)
     over = [k for k in args.over.split(",") if k]
+    for key in unknown_keys(runs, over + ([args.folds] if args.folds else [])):
+        print(f"ampose-summary: warning: no run sets {key}{_did_you_mean(runs, key)}", file=sys.stderr)
     rows = summarise(runs, over=over, sort_by=args.sort_by)
     print(to_markdown(rows))
     if args.curves:
