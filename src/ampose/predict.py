@@ -229,11 +229,13 @@ def _load(model: nn.Module | None, ckpt_path: PathLike | Sequence[PathLike] | No
         for path in paths:
             if not Path(path).is_file():
                 raise KeypointError(f"checkpoint not found: {path}")
-        from ampose.checkpoint import load_ensemble, load_model  # lazy: keeps this module light
+        from ampose.checkpoint import CheckpointError, load_ensemble, load_model  # lazy: keeps this module light
 
         try:
             model = load_model(paths[0]) if len(paths) == 1 else load_ensemble(paths).eval_net.eval()
-        except Exception as e:  # noqa: BLE001 - CheckpointError (it names the file), and whatever torch.load raises on junk
+        except CheckpointError as e:  # it names the file already
+            raise KeypointError(f"cannot load checkpoint: {e}") from None
+        except Exception as e:  # noqa: BLE001 - whatever else torch.load raises on junk
             raise KeypointError(f"cannot load checkpoint {', '.join(map(str, paths))}: {e}") from None
     if not isinstance(getattr(model, "num_joints", None), int):
         raise ValueError("the model must expose .num_joints (17 or 16)")
