@@ -98,22 +98,14 @@ def save(program: torch.export.ExportedProgram, output: str | Path, info: dict) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ampose-export``; returns the exit status."""
-    from ampose.predict import KeypointError, _bool, _load, _paths
+    from ampose.predict import KeypointError, _bool, _load, _paths, parse_args
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0 if argv else 2
     try:
-        opts: dict[str, str] = {}
-        for arg in argv:
-            key, sep, value = arg.lstrip("+").partition("=")
-            if not sep or key not in ("ckpt_path", "output", "flip"):
-                raise KeypointError(f"expected ckpt_path=, output= or flip=, got {arg!r}")
-            opts[key] = value
-        for key in ("ckpt_path", "output"):
-            if key not in opts:
-                raise KeypointError(f"missing {key}=...")
+        opts = parse_args(argv, keys=("ckpt_path", "output", "flip"), required=("ckpt_path", "output"))
         if Path(opts["output"]).suffix != ".pt2":
             raise KeypointError(f"output must end in .pt2 (a torch.export program), got {opts['output']!r}")
         paths = _paths(opts["ckpt_path"])

@@ -25,7 +25,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 import torch
@@ -361,17 +361,18 @@ _KEYS = {"ckpt_path", "input", "output", "layout", "image_size", "confidence_thr
          "batch_size", "device", "flip", "bf16", "preview", "preview_frame", "fps", "smooth", "min_cutoff", "beta"}
 
 
-def parse_args(argv: Sequence[str]) -> dict[str, str]:
+def parse_args(argv: Sequence[str], keys: Collection[str] = _KEYS,
+               required: Sequence[str] = ("ckpt_path", "input", "output")) -> dict[str, str]:
     """``key=value`` pairs (Hydra-like, ``+``/``++`` prefixes tolerated) -> dict."""
     out: dict[str, str] = {}
     for arg in argv:
         key, sep, value = arg.lstrip("+").partition("=")
         if not sep:
             raise KeypointError(f"expected key=value, got {arg!r}")
-        if key not in _KEYS:
-            raise KeypointError(f"unknown option {key!r}; options: {', '.join(sorted(_KEYS))}")
+        if key not in keys:
+            raise KeypointError(f"unknown option {key!r}; options: {', '.join(sorted(keys))}")
         out[key] = value
-    for key in ("ckpt_path", "input", "output"):
+    for key in required:
         if key not in out:
             raise KeypointError(f"missing {key}=...")
     return out
