@@ -417,18 +417,21 @@ class SweepSummary(_HydraCallback):  # type: ignore[misc,valid-type]
             log.warning("could not write the sweep summary: %s", e)
 
 
+def _override_keys(runs: list[Run]) -> set[str]:
+    return {k.removeprefix("eval:") for r in runs for k in r.overrides}
+
+
 def unknown_keys(runs: list[Run], keys: Sequence[str]) -> list[str]:
     """The keys (other than seed, which runs often leave at its default) that no run's overrides set:
     most likely a typo, which would otherwise give one merged row or an empty fold table."""
-    known = {k.removeprefix("eval:") for r in runs for k in r.overrides}
+    known = _override_keys(runs)
     return [k for k in keys if k != "seed" and k not in known]
 
 
 def _did_you_mean(runs: list[Run], key: str) -> str:
     import difflib
 
-    known = sorted({k.removeprefix("eval:") for r in runs for k in r.overrides})
-    close = difflib.get_close_matches(key, known, n=3)
+    close = difflib.get_close_matches(key, sorted(_override_keys(runs)), n=3)
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 

@@ -330,11 +330,10 @@ def user_error(exc: BaseException) -> str | None:
     """The one-line message of an error the user can fix (bad data, checkpoint or config value),
     or None for a bug. Hydra's InstantiationException is unwrapped to the error it carries."""
     from hydra.errors import InstantiationException
+    from omegaconf.errors import MissingMandatoryValue
 
     from ampose.checkpoint import CheckpointError
     from ampose.data.arrays import DataError
-
-    from omegaconf.errors import MissingMandatoryValue
 
     while isinstance(exc, InstantiationException) and exc.__cause__ is not None:
         exc = exc.__cause__

@@ -46,7 +46,6 @@ def to_tensors(arrays: PoseArrays, device: torch.device | str = "cpu") -> dict[s
     return {k: torch.from_numpy(v).to(device) for k, v in arrays.arrays().items()}
 
 
-
 def subject_list(name: str, subjects: Any) -> list[str]:
     """A subject list from the config; one bare name (``data.val_subjects=S8``) is a list of one,
     not a list of its characters."""
@@ -56,6 +55,7 @@ def subject_list(name: str, subjects: Any) -> list[str]:
         return [str(s) for s in subjects]
     except TypeError:
         raise DataError(f"data.{name} must be a list of subjects like [S8], got {subjects!r}") from None
+
 
 class ResidentLoader:
     """An iterable of batch dicts over device-resident tensors, with __len__ (batches per epoch).
