@@ -435,11 +435,8 @@ def _preview(path: str, res: LiftResult, frame: int, fps: float) -> Path:
     from ampose import viz  # lazy: matplotlib only when asked for
 
     skel = skeleton_for(res.poses3d.shape[1])
-    suffix = Path(path).suffix.lower()
-    if suffix in (".gif", ".mp4"):
+    if Path(path).suffix.lower() in (".gif", ".mp4"):  # main has checked it is one of these or .png
         return viz.save_animation(path, res.pose2d, res.poses3d, fps=fps, skeleton=skel)
-    if suffix != ".png":
-        raise KeypointError(f"preview must end in .png (one frame), .gif or .mp4 (the sequence), got {path!r}")
     return viz.save_pose_png(path, res.pose2d[frame], res.poses3d[frame], skeleton=skel,
                              title=f"frame {res.frame_ids[frame]}")
 
