@@ -310,3 +310,16 @@ def test_a_key_no_run_sets_is_warned_about(sweep, capsys):
     assert err == ["ampose-summary: warning: no run sets model/blok (did you mean model/block?)"]
     main([str(sweep), "--over", "seed,model/block"])  # keys the runs set, and seed (often left at its default)
     assert capsys.readouterr().err == ""
+
+
+def test_a_training_resumed_from_another_runs_checkpoint_stays_a_training(tmp_path):
+    """Hydra's record names the job: a resumed ``train`` keeps its own overrides, an ``eval`` joins."""
+    _run(tmp_path, "first", ["seed=1", "trainer.max_epochs=2"], p1=40.0, val=40.0)
+    resumed = _run(tmp_path, "longer", ["seed=1", "trainer.max_epochs=4", "ckpt_path=first/checkpoints/last.ckpt"],
+                   p1=38.0, val=38.0)
+    evaluated = _run(tmp_path, "flip", ["ckpt_path=first/checkpoints/last.ckpt", "flip_test=true"], p1=39.0, val=39.0)
+    for run, job in ((resumed, "train"), (evaluated, "eval")):
+        (run / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"job": {"name": job}}}))
+    runs = {r.path.name: r for r in find_runs(tmp_path)}
+    assert runs["longer"].overrides == {"seed": "1", "trainer.max_epochs": "4", "ckpt_path": "first/checkpoints/last.ckpt"}
+    assert runs["flip"].overrides == {"seed": "1", "trainer.max_epochs": "2", "eval:flip_test": "true"}

@@ -193,6 +193,17 @@ def find_runs(root: str | Path) -> list[Run]:
     return sorted(runs, key=lambda r: r.path)
 
 
+def _job_name(run_dir: Path) -> str | None:
+    """``train`` or ``eval`` from Hydra's record of the job (None for copies without ``.hydra``)."""
+    f = run_dir / ".hydra" / "hydra.yaml"
+    if not f.exists():
+        return None
+    try:
+        return str(((yaml.safe_load(f.read_text()) or {}).get("hydra") or {}).get("job", {}).get("name"))
+    except yaml.YAMLError:
+        return None
+
+
 def _name_evaluations_by_their_training(runs: list[Run]) -> None:
     """An evaluation of another run's checkpoint (``ckpt_path=<run>/checkpoints/<file>``) whose run
     is among ``runs`` takes that run's overrides plus its own as ``eval:<key>`` (without the
@@ -203,7 +214,7 @@ def _name_evaluations_by_their_training(runs: list[Run]) -> None:
         by_name.setdefault(r.path.name, []).append(r)
     for r in runs:
         ckpt = r.overrides.get("ckpt_path")
-        if not ckpt:
+        if not ckpt or _job_name(r.path) == "train":  # a training resumed from another run's checkpoint
             continue
         trained = Path(ckpt).parent.parent
         found = [t for t in by_name.get(trained.name, []) if t is not r and "ckpt_path" not in t.overrides]
