@@ -32,6 +32,7 @@ from torch import nn
 from ampose.data.skeleton import skeleton_for
 from ampose.data.transforms import flip_pose
 from ampose.fileio import write_atomic, write_text_atomic
+from ampose.options import as_bool
 
 USAGE = """usage: ampose-export ckpt_path=RUN/checkpoints/last.ckpt output=lifter.pt2 [flip=true]
   ckpt_path   a checkpoint, or several as [A,B] (their ensemble: the mean of the predictions)
@@ -96,29 +97,25 @@ def save(program: torch.export.ExportedProgram, output: str | Path, info: dict) 
     return pt2, js
 
 
+def _export(argv: list[str]) -> None:
+    from ampose.predict import KeypointError, _load, _paths, parse_args
+
+    opts = parse_args(argv, keys=("ckpt_path", "output", "flip"), required=("ckpt_path", "output"))
+    if Path(opts["output"]).suffix != ".pt2":
+        raise KeypointError(f"output must end in .pt2 (a torch.export program), got {opts['output']!r}")
+    paths = _paths(opts["ckpt_path"])
+    sources = [paths] if isinstance(paths, str) else paths
+    flip = as_bool(opts.get("flip", "false"), "flip")
+    net = _load(None, paths)
+    pt2, js = save(export_lifter(net, flip), opts["output"], describe(int(net.num_joints), flip, sources))
+    print(f"ampose-export: {pt2} ({net.num_joints} joints{', flip TTA' if flip else ''}), described in {js}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ampose-export``; returns the exit status."""
-    from ampose.predict import KeypointError, _bool, _load, _paths, parse_args
+    from ampose.predict import run_cli
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
-        return 0 if argv else 2
-    try:
-        opts = parse_args(argv, keys=("ckpt_path", "output", "flip"), required=("ckpt_path", "output"))
-        if Path(opts["output"]).suffix != ".pt2":
-            raise KeypointError(f"output must end in .pt2 (a torch.export program), got {opts['output']!r}")
-        paths = _paths(opts["ckpt_path"])
-        sources = [paths] if isinstance(paths, str) else paths
-        flip = _bool(opts.get("flip", "false"), "flip")
-        net = _load(None, paths)
-        pt2, js = save(export_lifter(net, flip), opts["output"], describe(int(net.num_joints), flip, sources))
-    except (KeypointError, ValueError, OSError) as e:
-        print(f"ampose-export: error: {e}", file=sys.stderr)
-        return 2
-    print(f"ampose-export: {pt2} ({net.num_joints} joints{', flip TTA' if flip else ''}), described in {js}")
-    return 0
-
+    return run_cli("ampose-export", USAGE, argv, _export)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -25,7 +25,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 import torch
@@ -397,13 +397,6 @@ def _paths(text: str) -> str | list[str]:
     return paths
 
 
-def _bool(text: str, name: str) -> bool:
-    try:
-        return as_bool(text, name)
-    except ValueError as e:
-        raise KeypointError(str(e)) from None
-
-
 def output_paths(output: PathLike) -> tuple[Path, Path]:
     """OUTPUT.npy and OUTPUT.json beside each other, whichever suffix was given."""
     p = Path(output)
@@ -441,49 +434,61 @@ def _preview(path: str, res: LiftResult, frame: int, fps: float) -> Path:
                              title=f"frame {res.frame_ids[frame]}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``ampose-predict``; returns the exit status."""
+def run_cli(prog: str, usage: str, argv: Sequence[str] | None, body: Callable[[list[str]], None]) -> int:
+    """A ``key=value`` command's frame: usage on -h (and, status 2, on no argument), ``body(argv)``,
+    bad input as one ``<prog>: error:`` line with status 2; 0 when ``body`` returns."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(usage)
         return 0 if argv else 2
     try:
-        opts = parse_args(argv)
-        if opts.get("preview") and Path(opts["preview"]).suffix.lower() not in (".png", ".gif", ".mp4"):
-            raise KeypointError(f"preview must end in .png (one frame), .gif or .mp4 (the sequence), got {opts['preview']!r}")
-        kp = read_keypoints(opts["input"])
-        size = _parse_size(opts["image_size"]) if "image_size" in opts else kp.image_size
-        layout = opts.get("layout", "coco")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            res = lift_detailed(
-                opts["input"], layout=layout, image_size=size, ckpt_path=_paths(opts["ckpt_path"]),
-                batch_size=int(opts.get("batch_size", 4096)), device=opts.get("device") or None,
-                confidence_threshold=float(opts.get("confidence_threshold", 0.3)),
-                flip=_bool(opts.get("flip", "false"), "flip"), bf16=_bool(opts.get("bf16", "false"), "bf16"),
-                smooth=_bool(opts.get("smooth", "false"), "smooth"), fps=float(opts.get("fps", 25)),
-                min_cutoff=float(opts.get("min_cutoff", 1.0)), beta=float(opts.get("beta", 0.005)),
-            )
-        for w in caught:
-            print(f"ampose-predict: warning: {w.message}", file=sys.stderr)
-        assert size is not None  # lift_detailed raised otherwise
-        npy, js = write_outputs(opts["output"], res, layout, size)
-        print(f"ampose-predict: {len(res.poses3d)} poses ({res.poses3d.shape[1]} joints, mm) -> {npy}, {js}")
-        if opts.get("preview"):
-            frame = int(opts.get("preview_frame", 0))
-            if not -len(res.poses3d) <= frame < len(res.poses3d):
-                raise KeypointError(f"preview_frame={frame} out of range for {len(res.poses3d)} frames")
-            with warnings.catch_warnings(record=True) as caught:  # e.g. no ffmpeg: a GIF instead of the .mp4
-                warnings.simplefilter("always")
-                picture = _preview(opts["preview"], res, frame, float(opts.get("fps", 25)))
-            for w in caught:
-                print(f"ampose-predict: warning: {w.message}", file=sys.stderr)
-            print(f"ampose-predict: preview -> {picture}")
-    except (KeypointError, ValueError, OSError) as e:
-        print(f"ampose-predict: error: {e}", file=sys.stderr)
+        body(argv)
+    except (KeypointError, ValueError, OSError) as e:  # KeypointError, as_bool's ValueError, unwritable output
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     return 0
 
+
+def _warnings_as_lines(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(...)``, its warnings printed as ``ampose-predict: warning:`` lines (not Python's file:line form)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(*args, **kwargs)
+    for w in caught:
+        print(f"ampose-predict: warning: {w.message}", file=sys.stderr)
+    return out
+
+
+def _predict(argv: list[str]) -> None:
+    opts = parse_args(argv)
+    if opts.get("preview") and Path(opts["preview"]).suffix.lower() not in (".png", ".gif", ".mp4"):
+        raise KeypointError(f"preview must end in .png (one frame), .gif or .mp4 (the sequence), got {opts['preview']!r}")
+    kp = read_keypoints(opts["input"])
+    size = _parse_size(opts["image_size"]) if "image_size" in opts else kp.image_size
+    layout = opts.get("layout", "coco")
+    res = _warnings_as_lines(
+        lift_detailed, opts["input"], layout=layout, image_size=size, ckpt_path=_paths(opts["ckpt_path"]),
+        batch_size=int(opts.get("batch_size", 4096)), device=opts.get("device") or None,
+        confidence_threshold=float(opts.get("confidence_threshold", 0.3)),
+        flip=as_bool(opts.get("flip", "false"), "flip"), bf16=as_bool(opts.get("bf16", "false"), "bf16"),
+        smooth=as_bool(opts.get("smooth", "false"), "smooth"), fps=float(opts.get("fps", 25)),
+        min_cutoff=float(opts.get("min_cutoff", 1.0)), beta=float(opts.get("beta", 0.005)),
+    )
+    assert size is not None  # lift_detailed raised otherwise
+    npy, js = write_outputs(opts["output"], res, layout, size)
+    print(f"ampose-predict: {len(res.poses3d)} poses ({res.poses3d.shape[1]} joints, mm) -> {npy}, {js}")
+    if opts.get("preview"):
+        frame = int(opts.get("preview_frame", 0))
+        if not -len(res.poses3d) <= frame < len(res.poses3d):
+            raise KeypointError(f"preview_frame={frame} out of range for {len(res.poses3d)} frames")
+        # e.g. no ffmpeg: a GIF instead of the .mp4, said as a warning
+        picture = _warnings_as_lines(_preview, opts["preview"], res, frame, float(opts.get("fps", 25)))
+        print(f"ampose-predict: preview -> {picture}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ampose-predict``; returns the exit status."""
+    return run_cli("ampose-predict", USAGE, argv, _predict)
 
 if __name__ == "__main__":
     sys.exit(main())
