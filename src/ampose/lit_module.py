@@ -189,6 +189,7 @@ class LiftingModule(pl.LightningModule):
         # The average is a frozen twin of the network; it is a submodule so that it moves with
         # the module, is saved and resumed with the checkpoint, and is never optimised.
         self.net_ema = copy.deepcopy(self.net).requires_grad_(False) if ema_decay else None
+        self._step_lists: dict[str, list[Tensor]] | None = None  # _step_tensors(), once per fit
         self._optimizer, self._scheduler = optimizer, scheduler
 
         self.num_joints = int(self.net.num_joints)
@@ -266,6 +267,22 @@ class LiftingModule(pl.LightningModule):
     def on_train_start(self) -> None:
         """Forget the sanity-check validation before the first real one."""
         self.val_mpjpe_best.reset()
+        self._step_lists = None  # listed again on the first step, on this fit's device
+
+    def _step_tensors(self) -> dict[str, list[Tensor]]:
+        """The tensors every step touches (trained parameters; the average's and the live
+        parameters and buffers), listed once per fit: walking the module tree every step costs
+        ~2 ms of Python, more than a small network's whole GPU step."""
+        if self._step_lists is None:
+            ema = self.net_ema
+            self._step_lists = {
+                "trained": self._trained_parameters(),
+                "ema_params": list(ema.parameters()) if ema is not None else [],
+                "params": list(self.net.parameters()) if ema is not None else [],
+                "ema_buffers": list(ema.buffers()) if ema is not None else [],
+                "buffers": list(self.net.buffers()) if ema is not None else [],
+            }
+        return self._step_lists
 
     # --------------------------------------------------------------- evaluation
     def _eval_step(self, stage: str, batch: dict[str, Tensor]) -> None:
@@ -402,14 +419,15 @@ class LiftingModule(pl.LightningModule):
             return
         t = self.global_step  # steps done before this one
         d = min(self.hparams.ema_decay, (1 + t) / (10 + t))
-        torch._foreach_lerp_(list(self.net_ema.parameters()), list(self.net.parameters()), 1.0 - d)
-        for b_ema, b in zip(self.net_ema.buffers(), self.net.buffers(), strict=True):
+        lists = self._step_tensors()
+        torch._foreach_lerp_(lists["ema_params"], lists["params"], 1.0 - d)
+        for b_ema, b in zip(lists["ema_buffers"], lists["buffers"], strict=True):
             b_ema.copy_(b)
 
     def on_before_optimizer_step(self, optimizer: Any) -> None:
         """Clip the gradient norm (no host sync: the norm stays a device tensor)."""
         if self.hparams.get("grad_clip_norm"):
-            torch.nn.utils.clip_grad_norm_(self._trained_parameters(), self.hparams.grad_clip_norm, foreach=True)
+            torch.nn.utils.clip_grad_norm_(self._step_tensors()["trained"], self.hparams.grad_clip_norm, foreach=True)
 
     def _trained_parameters(self) -> list[nn.Parameter]:
         """Every parameter but the weight average's."""
