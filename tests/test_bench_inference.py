@@ -25,8 +25,9 @@ def test_bench_tiny_smoke(tmp_path):
     bench_main(["--tiny", "--seconds", "0.02", "--out", str(out)])
     record = json.loads(out.read_text())
     whats = {r["what"] for r in record["results"]}
-    assert {"train", "train_paper_recipe", "inference", "latency_single_pose"} <= whats
-    assert all(r["value"] > 0 for r in record["results"])
+    assert {"train", "train_paper_recipe", "inference", "latency_single_pose",
+            "exported_latency", "exported_inference"} <= whats
+    assert all(r["value"] > 0 for r in record["results"])  # NaN (an error recorded) fails too
     assert record["params"]["paper"] == 18_406_403
     assert sorted({r["batch"] for r in record["results"] if r["what"] == "train"}) == [128, 1024]
 
@@ -37,6 +38,14 @@ def test_bench_batches_override(tmp_path):
     rows = json.loads(out.read_text())["results"]
     assert sorted({r["batch"] for r in rows if r["what"] == "train"}) == [16, 48]
     assert {r["batch"] for r in rows if r["what"] == "train_paper_recipe"} == {128}  # the paper's own batch
+
+
+def test_bench_exported_mode_measures_the_program_beside_eager(tmp_path):
+    out = tmp_path / "bench.json"
+    bench_main(["--exported", "--tiny", "--cpu", "--out", str(out)])
+    rows = json.loads(out.read_text())["results"]
+    assert [r["what"] for r in rows] == ["latency_single_pose", "exported_latency", "exported_inference"]
+    assert all(r["value"] > 0 and "error" not in r["extra"] for r in rows)
 
 
 @pytest.mark.parametrize("flag, message", [("--graphed", "CUDA graphs need a GPU"),

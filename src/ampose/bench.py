@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import math
 import os
@@ -329,6 +330,40 @@ def bench_latency(size: str, device: torch.device, cuda_graph: bool, bf16: bool,
                   times[len(times) // 2] * 1e3, "ms", extra={"cuda_graph": graph, "p90_ms": times[int(0.9 * len(times))] * 1e3})
 
 
+def bench_exported(size: str, device: torch.device, repeats: int, batch: int = 4096) -> list[Result]:
+    """The ``ampose-export`` program (``.pt2``, saved and loaded back) moved to ``device``: the
+    median latency of one pose (host tensors in, result on the host) and poses/s at ``batch``.
+    A program that cannot run there is recorded with its error, not raised."""
+    from ampose.export import export_lifter
+
+    model = AMPose(**SIZES[size]).eval()
+    rows = [Result("exported_latency", size, 1, False, "fp32", float("nan"), "ms"),
+            Result("exported_inference", size, batch, False, "fp32", float("nan"), "poses/s")]
+    try:
+        buf = io.BytesIO()
+        torch.export.save(export_lifter(model), buf)
+        buf.seek(0)
+        lifter = torch.export.load(buf).module().to(device)
+        j = model.num_joints
+        one, size_one = torch.rand(1, j, 2) * 1000, torch.tensor([[1000.0, 1000.0]])
+        with torch.no_grad():
+            times = []
+            for i in range(repeats + 10):
+                t0 = time.perf_counter()
+                lifter(one.to(device), size_one.to(device)).cpu()
+                if i >= 10:
+                    times.append(time.perf_counter() - t0)
+            times.sort()
+            rows[0].value = times[len(times) // 2] * 1e3
+            rows[0].extra = {"p90_ms": times[int(0.9 * len(times))] * 1e3}
+            x, sizes = torch.rand(batch, j, 2, device=device) * 1000, torch.full((batch, 2), 1000.0, device=device)
+            _time_steps(lambda: lifter(x, sizes), device, batch, 0.5, rows[1])
+    except Exception as e:  # noqa: BLE001 (an unmeasured path: record why, go on)
+        for r in rows:
+            r.extra = {"error": f"{type(e).__name__}: {e}"[:300]}
+    return rows
+
+
 def run(args: argparse.Namespace) -> list[Result]:
     device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
     cuda = device.type == "cuda"
@@ -349,6 +384,14 @@ def run(args: argparse.Namespace) -> list[Result]:
             print("--fused: triton is not importable; nothing to measure here", flush=True)
             return results
         run_fused(["tiny"] if args.tiny else (args.sizes or ["paper"]), device, secs, add, args.batches)
+        return results
+    if args.exported:
+        repeats = 20 if args.tiny else 200
+        for size in sizes:
+            for graph in ([False, True] if cuda else [False]):
+                add(bench_latency(size, device, graph, bf16=cuda, repeats=repeats))
+            for r in bench_exported(size, device, repeats=repeats, batch=256 if args.tiny else 4096):
+                add(r)
         return results
     if args.graphed:
         if not cuda:
@@ -377,6 +420,8 @@ def run(args: argparse.Namespace) -> list[Result]:
                 add(bench_inference(size, b, device, compile_, bf16, secs))
         for graph in ([False, True] if cuda else [False]):
             add(bench_latency(size, device, graph, bf16=cuda, repeats=20 if args.tiny else 200))
+        for r in bench_exported(size, device, repeats=20 if args.tiny else 200, batch=256 if args.tiny else 4096):
+            add(r)
     return results
 
 
@@ -429,6 +474,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="only the fused Triton kernels off vs on: compiled bf16 training (batch 2048, 8192, "
                         "16384), inference (batch 65536), their difference from the reference, and the paper "
                         "recipe in the same run (GPU)")
+    p.add_argument("--exported", action="store_true",
+                   help="only the ampose-export program beside the eager and CUDA-graph single-pose paths: "
+                        "one-pose latency and batched poses/s on this device")
     p.add_argument("--batches", nargs="+", type=int, default=None,
                    help="training batch sizes to measure instead of each mode's own (e.g. --fused --batches 128 "
                         "256 times the paper's batch on the fast path)")
