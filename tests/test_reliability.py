@@ -428,3 +428,72 @@ def test_init_ckpt_starts_a_run_from_another_runs_weights(compose_train, tmp_pat
                              output_dir=tmp_path / "resumed")
     third, _ = train(resumed)
     assert third["test/mpjpe"] == pytest.approx(first["test/mpjpe"], rel=1e-6)
+
+
+def test_train_false_tests_the_named_checkpoint_and_a_bad_test_ckpt_fails_before_training(compose_train, tmp_path):
+    """train=false with ckpt_path tests that checkpoint (it used to test untrained weights and
+    then fail on the sweeper's metric); a test_ckpt that is no checkpoint stops the run at once."""
+    from ampose.train import get_metric_value
+
+    quick = ("trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
+             "logger=csv", "test_ckpt=last")
+    cfg = compose_train(*quick)
+    first, _ = train(cfg)
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    only = compose_config("train", [*cfg.hydra.overrides.task, "train=false", f"ckpt_path={last}"],
+                          output_dir=tmp_path / "only")
+    tested, _ = train(only)
+    for key in TEST_KEYS:
+        assert tested[key] == pytest.approx(first[key], rel=1e-6), key
+    assert np.isnan(get_metric_value(tested, "val/mpjpe_best"))  # nothing validated: NaN, not a KeyError
+    assert json.loads((tmp_path / "only" / "metrics.json").read_text())["best_checkpoint"] == str(last)
+    missing = compose_config("train", [*cfg.hydra.overrides.task, "train=false", f"ckpt_path={tmp_path / 'no.ckpt'}"],
+                             output_dir=tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="train=false: no checkpoint at"):
+        train(missing)
+    typo = compose_config("train", [*cfg.hydra.overrides.task, "test_ckpt=Best"], output_dir=tmp_path / "typo")
+    with pytest.raises(ValueError, match="test_ckpt must be auto, best, last or an existing checkpoint file, got 'Best'"):
+        train(typo)
+    assert not (tmp_path / "typo" / "checkpoints").exists()  # refused before any training
+
+
+def test_a_resumed_run_keeps_the_best_validation_of_its_curve():
+    """val/mpjpe_best (the sweepers' and ampose-summary's number) survives a resume: the tracker
+    starts from the best of the restored curve, not from the resumed epochs alone."""
+    from ampose.lit_module import LiftingModule
+    from ampose.models import AMPose
+
+    lit = LiftingModule(net=AMPose(17, dim=16, depth=1, num_heads=2))
+    lit.val_curve = [{"epoch": 0, "mpjpe": 40.0, "mpjpe_action": 41.0}, {"epoch": 1, "mpjpe": 55.0, "mpjpe_action": 56.0}]
+    lit.on_train_start()
+    lit.val_mpjpe_best(torch.tensor(60.0))  # the resumed epoch is worse
+    assert float(lit.val_mpjpe_best.compute()) == 40.0
+    lit.val_curve = []
+    lit.on_train_start()  # a fresh run: nothing carried over
+    lit.val_mpjpe_best(torch.tensor(60.0))
+    assert float(lit.val_mpjpe_best.compute()) == 60.0
+
+
+def test_a_run_without_validation_finishes(compose_train):
+    from ampose.train import get_metric_value
+
+    cfg = compose_train("trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=0",
+                        "logger=csv", "test_ckpt=last")
+    metrics, _ = train(cfg)
+    assert metrics["test/mpjpe"] > 0
+    assert np.isnan(get_metric_value(metrics, cfg.optimized_metric))
+
+
+def test_training_on_a_test_subject_is_warned(caplog):
+    from omegaconf import OmegaConf
+
+    from ampose.train import warn_if_trained_on_test
+
+    cfg = OmegaConf.create({"data": {"train_subjects": ["S1", "S9"], "test_subjects": ["S9", "S11"]}})
+    with caplog.at_level("WARNING"):
+        warn_if_trained_on_test(cfg)
+    assert "data.train_subjects include test subjects (S9)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        warn_if_trained_on_test(OmegaConf.create({"data": {"train_subjects": ["S1"], "test_subjects": ["S9"]}}))
+    assert caplog.text == ""

@@ -146,7 +146,7 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
     had_ema = any(k.startswith("net_ema.") for k in ckpt["state_dict"])
     if ema is not None and had_ema != ema:
         raise CheckpointError(f"{path} was trained {'with' if had_ema else 'without'} a weight average "
-                              f"(model.ema_decay); set model.ema_decay {'as it was' if had_ema else 'to null'} to resume it")
+                              f"(model.ema_decay); set model.ema_decay {'as it was' if had_ema else 'to null'} to load it")
     return int(ckpt.get("global_step", 0))
 
 

@@ -265,8 +265,11 @@ class LiftingModule(pl.LightningModule):
         return loss
 
     def on_train_start(self) -> None:
-        """Forget the sanity-check validation before the first real one."""
+        """Forget the sanity-check validation before the first real one; a resumed run starts
+        from the best of the validation curve its checkpoint brought back."""
         self.val_mpjpe_best.reset()
+        if self.val_curve:
+            self.val_mpjpe_best.update(torch.tensor(min(e["mpjpe"] for e in self.val_curve), device=self.device))
         self._step_lists = None  # listed again on the first step, on this fit's device
 
     def _step_tensors(self) -> dict[str, list[Tensor]]:

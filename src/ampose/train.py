@@ -205,12 +205,41 @@ def write_results(lit: Any, out_dir: Path, title: str, extra: dict[str, Any] | N
 
 
 def get_metric_value(metrics: dict[str, Any], name: str | None) -> float | None:
-    """The value returned to sweepers."""
+    """The value returned to sweepers: NaN, with a warning, when the run did not log it (no
+    validation ran, e.g. ``trainer.limit_val_batches=0``); Optuna counts a NaN trial as failed."""
     if not name:
         return None
     if name not in metrics:
-        raise KeyError(f"optimized_metric {name!r} was not logged; logged: {sorted(metrics)}")
+        log.warning("optimized_metric %r was not logged (did validation run?): the sweeper gets NaN; logged: %s",
+                    name, ", ".join(sorted(metrics)) or "nothing")
+        return float("nan")
     return float(metrics[name])
+
+
+def _integer(key: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must be an integer, got {value!r}") from None
+
+
+def checkpoint_to_test(cfg: DictConfig, out_dir: Path, which: str) -> str | None:
+    """``train=false``: the checkpoint to test, ``ckpt_path`` (``last``: this run folder's) or a
+    ``test_ckpt`` path; None tests the network as built (``init_ckpt``'s weights, or untrained:
+    said in a warning, a chance-level reading is rarely what was meant)."""
+    ckpt = cfg.get("ckpt_path")
+    if ckpt == "last":
+        ckpt = str(out_dir / "checkpoints" / "last.ckpt")
+    if not ckpt and which not in ("auto", "best", "last"):
+        ckpt = which
+    if not ckpt:
+        if not cfg.get("init_ckpt"):
+            log.warning("train=false without ckpt_path, test_ckpt or init_ckpt: testing an untrained network "
+                        "(to test a trained one: ckpt_path=RUN/checkpoints/last.ckpt, or ampose-eval)")
+        return None
+    if not Path(ckpt).is_file():
+        raise FileNotFoundError(f"train=false: no checkpoint at {ckpt}")
+    return str(ckpt)
 
 
 def on_this_machine(trainer_cfg: DictConfig) -> DictConfig:
@@ -229,14 +258,17 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
     start = time.time()
     if cfg.get("seed") is not None:
-        pl.seed_everything(cfg.seed, workers=True)
+        pl.seed_everything(_integer("seed", cfg.seed), workers=True)
     out_dir = Path(cfg.paths.output_dir)
+    which = resolve_test_ckpt(cfg)  # checked before any training: a typo must not cost the run
+    test_only = None if cfg.get("train", True) else checkpoint_to_test(cfg, out_dir, which)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     from ampose.distributed import ddp_children_follow_the_job
 
     ddp_children_follow_the_job()  # DDP ranks re-launched as this job, into its folder (multirun too)
     log.info("data: %s", cfg.data._target_)
+    warn_if_trained_on_test(cfg)
     datamodule = instantiate(cfg.data)
     if cfg.model.get("net") is None:  # e.g. model=lifting, the options every model config shares
         models = sorted(p.stem for p in (find_config_dir() / "model").glob("*.yaml") if p.stem != "lifting")
@@ -247,11 +279,13 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     resume = cfg.get("ckpt_path") if cfg.get("train", True) else None
     resume_file = out_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume or "")
     resume_step = None
-    if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
-        from ampose.checkpoint import check_resumable
+    from ampose.checkpoint import check_resumable
 
-        resume_step = check_resumable(resume_file, OmegaConf.to_container(cfg.model.net, resolve=True),
-                                      ema=bool(cfg.model.get("ema_decay")))
+    net_cfg, ema = OmegaConf.to_container(cfg.model.net, resolve=True), bool(cfg.model.get("ema_decay"))
+    if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
+        resume_step = check_resumable(resume_file, net_cfg, ema=ema)
+    for tested in {test_only, which} - {None, "auto", "best", "last"}:  # a checkpoint named to be tested
+        check_resumable(tested, net_cfg, ema=ema)
     if cfg.get("init_ckpt") and not resume:  # a resumed fine-tuning run has its own weights
         from ampose.checkpoint import init_weights
 
@@ -273,8 +307,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         # score comes back with the checkpoint callback's restored state (sweepers need it).
         metrics["val/mpjpe_best"] = float(ckpt_cb.best_model_score)
     best = ckpt_cb.best_model_path if ckpt_cb else ""
-    which = resolve_test_ckpt(cfg)
-    if which == "last":  # no model selection on the test data (validation may be the test set)
+    if test_only is not None:
+        best = test_only
+    elif which == "last":  # no model selection on the test data (validation may be the test set)
         lasts = [cb.last_model_path for cb in trainer.checkpoint_callbacks if getattr(cb, "last_model_path", "")]
         best = lasts[0] if lasts else best
     elif which != "best":
@@ -378,12 +413,28 @@ def reported(task: Any, prog: str) -> Any:
     return wrapped
 
 
+def warn_if_trained_on_test(cfg: DictConfig) -> None:
+    """A warning when data.train_subjects include a test subject (allowed: some studies do it on
+    purpose, but then the test numbers are not held out)."""
+    from ampose.data.datamodule import subject_list
+
+    data = cfg.get("data") or {}
+    if cfg.get("test_data") or not data.get("train_subjects") or not data.get("test_subjects"):
+        return
+    shared = set(subject_list("train_subjects", data.train_subjects)) & set(subject_list("test_subjects", data.test_subjects))
+    if shared:
+        log.warning("data.train_subjects include test subjects (%s): the test results are not on held-out data",
+                    ", ".join(sorted(shared)))
+
+
 def resolve_test_ckpt(cfg: DictConfig) -> str:
     """``test_ckpt: auto`` -> ``best`` when validation is held out of the test set (data.val_subjects
     given and none of them a test subject, or a separate test_data), else ``last``: never pick
     weights on the data they are tested on."""
     which = cfg.get("test_ckpt", "auto") or "auto"
     if which != "auto":
+        if which not in ("best", "last") and not Path(str(which)).is_file():
+            raise ValueError(f"test_ckpt must be auto, best, last or an existing checkpoint file, got {which!r}")
         return str(which)
     if cfg.get("test_data"):
         return "best"
