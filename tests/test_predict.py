@@ -128,6 +128,9 @@ def test_cli_writes_npy_json_and_preview(tmp_path, monkeypatch, capsys):
         (["layout=mediapipe"], "expects 33 keypoints"),
         (["bogus=1"], "unknown option"),
         (["smooth=true", "fps=0"], "fps must be > 0"),
+        (["layout=coco", "batch_size=0"], "batch_size must be >= 1, got '0'"),
+        (["layout=coco", "batch_size=abc"], "batch_size must be an integer, got 'abc'"),
+        (["layout=coco", "preview=p.png", "preview_frame=99"], "preview_frame=99 out of range for 1 frames"),
     ],
 )
 def test_cli_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
@@ -137,6 +140,18 @@ def test_cli_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
     assert predict.main(base + args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.glob("o*"))  # refused before anything was written
+
+
+def test_cli_warns_when_17_keypoints_come_without_a_layout(tmp_path, monkeypatch, capsys):
+    """COCO and Human3.6M both have 17 points: the default (COCO) is said, not silently assumed."""
+    monkeypatch.setattr(predict, "_load", lambda model, ckpt: XYZero())
+    np.save(tmp_path / "kp.npy", coco_sequence(1))
+    base = ["ckpt_path=x.ckpt", f"input={tmp_path / 'kp.npy'}", f"output={tmp_path / 'o'}", "image_size=[10,10]"]
+    assert predict.main(base) == 0
+    assert "no layout given: reading the 17 keypoints in COCO order" in capsys.readouterr().err
+    assert predict.main([*base, "layout=coco"]) == 0
+    assert "layout" not in capsys.readouterr().err
 
 
 def test_smooth_is_the_one_euro_filter_of_the_unsmoothed_poses():

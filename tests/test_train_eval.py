@@ -271,6 +271,12 @@ def test_eval_reads_its_switches_strictly(compose_train, tmp_path):
     assert results["yes"]["test/mpjpe"] != pytest.approx(results["no"]["test/mpjpe"], rel=1e-4)
     with pytest.raises(ValueError, match="flip_test must be true or false, got 'maybe'"):
         evaluate(compose_config("eval", [f"ckpt_path={objs['best']}", "flip_test=maybe"], output_dir=tmp_path / "m"))
+    # a data group without its folder: the message names the key as the user types it
+    from ampose.train import user_error
+
+    with pytest.raises(Exception) as missing:
+        evaluate(compose_config("eval", [f"ckpt_path={objs['best']}", "data=h36m"], output_dir=tmp_path / "d"))
+    assert user_error(missing.value) == "data.root is required: pass data.root=..."
 
 
 def test_the_gpu_trainer_config_runs_without_a_gpu(compose_train):

@@ -54,7 +54,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         log.warning("data.num_joints %s -> %d: the data follow the checkpoint's joint count",
                     data_cfg.get("num_joints"), lit.num_joints)
     data_cfg["num_joints"] = lit.num_joints
-    datamodule = instantiate(data_cfg)
+    datamodule = instantiate(OmegaConf.create({"data": data_cfg}).data)  # under `data`: errors name data.KEY
 
     loggers = instantiate_loggers(cfg.get("logger"), cfg.get("task_name", "eval"))
     trainer: pl.Trainer = instantiate(on_this_machine(cfg.trainer), logger=loggers or False, callbacks=[])

@@ -277,6 +277,8 @@ def lift_detailed(
     w, h = (int(v) for v in image_size)
     if w <= 0 or h <= 0:
         raise KeypointError(f"image_size must be positive (w, h), got {tuple(image_size)}")
+    if int(batch_size) < 1:
+        raise KeypointError(f"batch_size must be >= 1, got {batch_size}")
     lay = get_layout(layout)
     net = _load(model, ckpt_path)
     num_joints = int(net.num_joints)
@@ -459,30 +461,51 @@ def _warnings_as_lines(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
     return out
 
 
+def _number(opts: dict[str, str], key: str, default: float, kind: type = float, low: float | None = None) -> Any:
+    """Option ``key`` as ``kind``, in one line naming the option when it is not one (or below ``low``)."""
+    raw = opts.get(key, default)
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise KeypointError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from None
+    if low is not None and value < low:
+        raise KeypointError(f"{key} must be >= {low:g}, got {raw!r}")
+    return value
+
+
 def _predict(argv: list[str]) -> None:
     opts = parse_args(argv)
     if opts.get("preview") and Path(opts["preview"]).suffix.lower() not in (".png", ".gif", ".mp4"):
         raise KeypointError(f"preview must end in .png (one frame), .gif or .mp4 (the sequence), got {opts['preview']!r}")
+    # Every option is read before any work, so that a typo costs nothing and writes nothing.
+    batch_size = _number(opts, "batch_size", 4096, int, low=1)
+    threshold = _number(opts, "confidence_threshold", 0.3)
+    fps = _number(opts, "fps", 25.0)
+    if not fps > 0:
+        raise KeypointError(f"fps must be > 0, got {opts.get('fps')!r}")
+    min_cutoff, beta = _number(opts, "min_cutoff", 1.0), _number(opts, "beta", 0.005)
+    frame = _number(opts, "preview_frame", 0, int)
+    switches = {k: as_bool(opts.get(k, "false"), k) for k in ("flip", "bf16", "smooth")}
     kp = read_keypoints(opts["input"])
+    if opts.get("preview") and not -len(kp.data) <= frame < len(kp.data):
+        raise KeypointError(f"preview_frame={frame} out of range for {len(kp.data)} frames")
     size = _parse_size(opts["image_size"]) if "image_size" in opts else kp.image_size
     layout = opts.get("layout", "coco")
+    # COCO and Human3.6M both have 17 points; a JSON file is in COCO's own format
+    if "layout" not in opts and kp.data.shape[1] == 17 and Path(opts["input"]).suffix.lower() != ".json":
+        print("ampose-predict: warning: no layout given: reading the 17 keypoints in COCO order "
+              "(pass layout=h36m for Human3.6M order)", file=sys.stderr)
     res = _warnings_as_lines(
         lift_detailed, opts["input"], layout=layout, image_size=size, ckpt_path=_paths(opts["ckpt_path"]),
-        batch_size=int(opts.get("batch_size", 4096)), device=opts.get("device") or None,
-        confidence_threshold=float(opts.get("confidence_threshold", 0.3)),
-        flip=as_bool(opts.get("flip", "false"), "flip"), bf16=as_bool(opts.get("bf16", "false"), "bf16"),
-        smooth=as_bool(opts.get("smooth", "false"), "smooth"), fps=float(opts.get("fps", 25)),
-        min_cutoff=float(opts.get("min_cutoff", 1.0)), beta=float(opts.get("beta", 0.005)),
+        batch_size=batch_size, device=opts.get("device") or None, confidence_threshold=threshold,
+        fps=fps, min_cutoff=min_cutoff, beta=beta, **switches,
     )
     assert size is not None  # lift_detailed raised otherwise
     npy, js = write_outputs(opts["output"], res, layout, size)
     print(f"ampose-predict: {len(res.poses3d)} poses ({res.poses3d.shape[1]} joints, mm) -> {npy}, {js}")
     if opts.get("preview"):
-        frame = int(opts.get("preview_frame", 0))
-        if not -len(res.poses3d) <= frame < len(res.poses3d):
-            raise KeypointError(f"preview_frame={frame} out of range for {len(res.poses3d)} frames")
         # e.g. no ffmpeg: a GIF instead of the .mp4, said as a warning
-        picture = _warnings_as_lines(_preview, opts["preview"], res, frame, float(opts.get("fps", 25)))
+        picture = _warnings_as_lines(_preview, opts["preview"], res, frame, fps)
         print(f"ampose-predict: preview -> {picture}")
 
 
