@@ -128,3 +128,39 @@ def test_missing_config_dir_is_a_clear_error(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match="AMPOSE_CONFIG_DIR"):
         find_config_dir()
     assert (Path(__file__).parents[1] / "conf" / "train.yaml").is_file()
+
+
+def _readme_train_commands() -> list[list[str]]:
+    """The overrides of every one-line `ampose-train` command in the README (comments dropped)."""
+    import shlex
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    out = []
+    for line in readme.read_text().splitlines():
+        if line.startswith("ampose-train ") and not line.rstrip().endswith("\\"):
+            words = shlex.split(line.split("  #")[0].split(" # ")[0], comments=False)[1:]
+            out.append([w for w in words if w != "-m" and not w.startswith(("hydra/launcher", "hydra.launcher"))])
+    return out
+
+
+@pytest.mark.parametrize("overrides", _readme_train_commands(), ids=lambda o: " ".join(o)[:60])
+def test_every_readme_train_command_composes_and_a_data_root_means_real_data(overrides, tmp_path):
+    """The README's commands are what users paste: each composes, and one that names a data.root
+    (Human3.6M's folder) reads Human3.6M, never the synthetic set."""
+    from ampose.train import compose_config
+
+    def first_value(o: str) -> str:  # a multirun's sweep "k=a,b" (or "k=[a],[b]") -> its first job, "k=a"
+        key, _, value = o.partition("=")
+        depth = 0
+        for i, ch in enumerate(value):
+            depth += ch == "["
+            depth -= ch == "]"
+            if ch == "," and depth == 0:
+                return f"{key}={value[:i]}"
+        return o
+
+    overrides = [first_value(o.replace("data.root=/path/to/h36m", "data.root=DIR").replace("data.root=...", "data.root=DIR"))
+                 for o in overrides]
+    cfg = compose_config("train", overrides, output_dir=tmp_path)
+    if any(o.startswith("data.root=") for o in overrides):
+        assert cfg.data.dataset == "h36m", overrides
