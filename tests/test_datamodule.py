@@ -175,3 +175,18 @@ def test_through_trainer(synth_dir, resident):
     trainer.fit(model, datamodule=dm)
     trainer.test(model, datamodule=dm, verbose=False)
     assert model.seen == len(dm.data_test)
+
+
+def test_a_data_root_without_files_is_said_before_synthetic_data_fills_it(tmp_path, synth_dir, caplog, monkeypatch):
+    """data.root=<a mistyped Human3.6M folder> with the default data: a warning, not a silent synthetic run."""
+    import ampose.data.synthetic as synthetic
+
+    monkeypatch.setattr(synthetic, "write_synthetic", lambda root, seed=0: write_synthetic(root, seed=seed, frames=(20, 30)))
+    with caplog.at_level("WARNING"):
+        PoseDataModule(dataset="synthetic", root=tmp_path / "h36n").prepare_data()
+    assert "holds no data_3d_h36m.npz: writing the synthetic dataset there" in caplog.text
+    assert (tmp_path / "h36n" / "data_3d_h36m.npz").exists()
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        PoseDataModule(dataset="synthetic", root=synth_dir).prepare_data()  # files there: nothing to say
+    assert "writing the synthetic dataset" not in caplog.text

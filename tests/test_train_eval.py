@@ -239,7 +239,9 @@ def test_test_ckpt_auto_never_selects_on_the_test_set():
     assert resolve_test_ckpt(cfg(test_ckpt="auto", test_data={"dataset": "mpi_3dhp"})) == "best"
     assert resolve_test_ckpt(cfg(test_ckpt=None)) == "last"
     assert resolve_test_ckpt(cfg(test_ckpt="best")) == "best"  # an explicit choice is kept
-    assert resolve_test_ckpt(cfg(test_ckpt="/x/y.ckpt")) == "/x/y.ckpt"
+    assert resolve_test_ckpt(cfg(test_ckpt=__file__)) == __file__  # a checkpoint file: kept
+    with pytest.raises(ValueError, match="test_ckpt must be auto, best, last or an existing checkpoint file"):
+        resolve_test_ckpt(cfg(test_ckpt="/x/y.ckpt"))  # no such file: said before any training
 
 
 def test_eval_tests_the_weight_average_unless_told_raw(compose_train, tmp_path):

@@ -284,6 +284,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     net_cfg, ema = OmegaConf.to_container(cfg.model.net, resolve=True), bool(cfg.model.get("ema_decay"))
     if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
         resume_step = check_resumable(resume_file, net_cfg, ema=ema)
+    elif resume == "last":  # the first call of a resumable job; said, since a wrong run dir looks the same
+        log.warning("ckpt_path=last: no %s yet, so training starts from the beginning", resume_file)
+    elif resume:
+        raise FileNotFoundError(f"ckpt_path: no checkpoint at {resume}")
     for tested in {test_only, which} - {None, "auto", "best", "last"}:  # a checkpoint named to be tested
         check_resumable(tested, net_cfg, ema=ema)
     if cfg.get("init_ckpt") and not resume:  # a resumed fine-tuning run has its own weights

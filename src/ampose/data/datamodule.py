@@ -256,6 +256,7 @@ class PoseDataModule(pl.LightningDataModule):
         self.skeleton: Skeleton = skeleton_for(num_joints)  # validates num_joints
         self.dataset = dataset
         self.root = Path(root).expanduser() if root else default_synthetic_root()
+        self._root_given = bool(root)
         self.keypoints, self.num_joints = keypoints, int(num_joints)
         self.train_subjects = subject_list("train_subjects", train_subjects)
         self.test_subjects = subject_list("test_subjects", test_subjects)
@@ -294,6 +295,9 @@ class PoseDataModule(pl.LightningDataModule):
         if synthetic and not (self.root / h36m.FILE_3D).exists():
             from ampose.data.synthetic import write_synthetic
 
+            if self._root_given and self.dataset == "synthetic":  # perhaps a mistyped Human3.6M folder
+                log.warning("data.root=%s holds no %s: writing the synthetic dataset there (the default data); "
+                            "for Human3.6M add data=h36m or an experiment=h36m_*", self.root, h36m.FILE_3D)
             log.info("generating synthetic data in %s (first use)", self.root)
             write_synthetic(self.root, seed=self.synthetic_seed)
         if synthetic and self.dataset == "mpi_3dhp" and not any((self.root / f).exists() for f in MPI_FILES):
