@@ -225,3 +225,13 @@ def test_preview_name_must_say_its_format(tmp_path, monkeypatch, capsys):
                        "image_size=[1000,800]", f"preview={tmp_path / 'p.jpg'}"])
     assert rc == 2 and "preview must end in .png" in capsys.readouterr().err
     assert not (tmp_path / "o.npy").exists() and not (tmp_path / "p.jpg").exists()  # refused before any work
+
+
+def test_cli_output_under_a_file_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(predict, "_load", lambda model, ckpt: XYZero())
+    np.save(tmp_path / "kp.npy", coco_sequence(1))
+    rc = predict.main(["ckpt_path=x.ckpt", f"input={tmp_path / 'kp.npy'}", f"output={tmp_path / 'kp.npy' / 'o'}",
+                       "image_size=[10,10]", "layout=coco"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert str(tmp_path / "kp.npy") in err[0] and "a file stands where the output needs a folder" in err[0]

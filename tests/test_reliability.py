@@ -257,6 +257,9 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
     (["model=lifting"], "the model config has no `net`: choose model=ampose", None),
     (["data=h36m"], "data.root is required: pass data.root=...", "Missing mandatory value: data.root"),
     (["data.stride=0"], "data.stride must be a whole number >= 1", None),
+    (["+data.strid=5"], "unexpected keyword argument 'strid': a misspelt config key?", "unexpected keyword argument 'strid'"),
+    (["seed=abc"], "seed must be an integer, got 'abc'", None),
+    (["test_ckpt=Best"], "test_ckpt must be auto, best, last or an existing checkpoint file, got 'Best'", None),
 ])
 def test_entry_point_errors_are_one_line(overrides, message, raw, tmp_path, capsys, monkeypatch):
     """What `ampose-train <bad override>` prints: `ampose-train: error: <message>`, status 2."""

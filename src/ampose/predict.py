@@ -20,6 +20,7 @@ error; the output never contains NaN.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import warnings
@@ -446,7 +447,12 @@ def run_cli(prog: str, usage: str, argv: Sequence[str] | None, body: Callable[[l
     try:
         body(argv)
     except (KeypointError, ValueError, OSError) as e:  # KeypointError, as_bool's ValueError, unwritable output
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        message = str(e)
+        if isinstance(e, OSError) and e.strerror and e.filename:  # not "[Errno 17] ...": what and where
+            message = f"{e.strerror}: {e.filename}"
+            if e.errno in (errno.EEXIST, errno.ENOTDIR):
+                message += " (a file stands where the output needs a folder)"
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return 2
     return 0
 

@@ -378,6 +378,8 @@ def user_error(exc: BaseException) -> str | None:
         exc = exc.__cause__
     if isinstance(exc, MissingMandatoryValue) and exc.full_key:
         return f"{exc.full_key} is required: pass {exc.full_key}=..."
+    if isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc):  # e.g. +data.foo=1, a misspelt key
+        return f"{str(exc).strip().splitlines()[0]}: a misspelt config key?"
     if not isinstance(exc, (DataError, CheckpointError, ValueError, FileNotFoundError)):
         return None
     lines = str(exc).strip().splitlines()
