@@ -243,6 +243,12 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
                            output_dir=tmp_path / "other")
     with pytest.raises(CheckpointError, match=r"different model configuration \(dim: 16 in the checkpoint, 32 here"):
         train(other)
+    # the block variant has the same weight names: only the stored config tells ours from two_residual
+    for extra in ([f"ckpt_path={last}"], ["train=false", f"ckpt_path={last}"]):
+        block = compose_config("train", [*cfg.hydra.overrides.task, "model/block=two_residual", *extra],
+                               output_dir=tmp_path / "block")
+        with pytest.raises(CheckpointError, match=r"different model configuration \(block: .*OursBlock.*TwoResidualBlock"):
+            train(block)
     with_ema = compose_config("train", [*cfg.hydra.overrides.task, "model.ema_decay=0.99", f"ckpt_path={last}"],
                               output_dir=tmp_path / "ema")
     with pytest.raises(CheckpointError,

@@ -282,6 +282,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     from ampose.checkpoint import check_resumable
 
     net_cfg, ema = OmegaConf.to_container(cfg.model.net, resolve=True), bool(cfg.model.get("ema_decay"))
+    if cfg.model.get("block") is not None:  # model/block goes into the network (as the checkpoint stores it)
+        net_cfg["block"] = OmegaConf.to_container(cfg.model.block, resolve=True)
     if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
         resume_step = check_resumable(resume_file, net_cfg, ema=ema)
     elif resume == "last":  # the first call of a resumable job; said, since a wrong run dir looks the same
