@@ -266,3 +266,26 @@ def test_pose_arrays_validate_concat():
         bad.validate()
     with pytest.raises(DataFormatError, match="differ"):
         PoseArrays(a.pose2d, a.pose3d[:, :16], a.action, a.subject, a.camera, a.scene).validate()
+
+
+def test_another_3d_file_gets_its_own_ground_truth_2d(tmp_path):
+    """data.file_3d=data_3d_X.npz beside another 3D file's cached 2D: the 2D is that of X
+    (data_2d_X_gt.npz), never the cache made from data_3d_h36m.npz."""
+    from ampose.data.datamodule import PoseDataModule
+    from ampose.data.synthetic import write_synthetic
+
+    write_synthetic(tmp_path, seed=0, frames=(20, 30))  # data_3d_h36m.npz and its data_2d_h36m_gt.npz
+    other = tmp_path / "other"
+    write_synthetic(other, seed=1, frames=(20, 30))
+    (other / "data_3d_h36m.npz").rename(tmp_path / "data_3d_seed1.npz")
+    assert h36m.gt_2d_name("data_3d_seed1.npz") == "data_2d_seed1_gt.npz"
+    assert h36m.gt_2d_name("mocap.npz") == "mocap_2d_gt.npz" and h36m.gt_2d_name() == h36m.FILE_2D_GT
+    dm = PoseDataModule(dataset="h36m", root=tmp_path, file_3d="data_3d_seed1.npz")
+    dm.prepare_data()
+    assert (tmp_path / "data_2d_seed1_gt.npz").exists()
+    got = h36m.load_h36m(tmp_path, ["S9"], file_3d="data_3d_seed1.npz")
+    want = h36m.build_samples(h36m.read_3d(tmp_path / "data_3d_seed1.npz"),
+                              h36m.gt_2d(h36m.read_3d(tmp_path / "data_3d_seed1.npz")), ["S9"])
+    np.testing.assert_allclose(got.pose2d, want.pose2d, atol=1e-6)
+    stale = h36m.load_h36m(tmp_path, ["S9"])  # the default pair is untouched
+    assert stale.pose3d.shape != got.pose3d.shape or not np.allclose(stale.pose2d, got.pose2d)

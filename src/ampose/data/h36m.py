@@ -167,13 +167,26 @@ def write_2d(path: Path | str, positions_2d: Positions2D, num_joints: int = 17) 
     savez_atomic(path, positions_2d=np.array(positions_2d, dtype=object), metadata=np.array(meta, dtype=object))
 
 
+def gt_2d_name(file_3d: str = FILE_3D) -> str:
+    """The ground-truth 2D file that belongs to a 3D file: `data_2d_h36m_gt.npz` for
+    `data_3d_h36m.npz` (VideoPose3D's pair), `data_2d_X_gt.npz` for `data_3d_X.npz`, else
+    `<stem>_2d_gt.npz`; one cache per 3D file, so another 3D file never meets stale 2D."""
+    name = Path(file_3d).name
+    if name == FILE_3D:
+        return FILE_2D_GT
+    if name.startswith("data_3d_") and name.endswith(".npz"):
+        return f"data_2d_{name[len('data_3d_'):-len('.npz')]}_gt.npz"
+    return f"{Path(name).stem}_2d_gt.npz"
+
+
 def ensure_gt_2d(root: Path | str, file_3d: str = FILE_3D) -> Path | None:
-    """Compute and cache `data_2d_h36m_gt.npz` next to the 3D file if it is not there yet.
+    """Compute and cache the ground-truth 2D (`gt_2d_name(file_3d)`) next to the 3D file if it
+    is not there yet.
 
     Returns None (the loader then projects on the fly) when the folder is read-only.
     """
     root = Path(root)
-    path = root / FILE_2D_GT
+    path = root / gt_2d_name(file_3d)
     if not path.exists():
         if not os.access(root, os.W_OK):
             log.info("%s is read-only: ground-truth 2D will be projected on each load", root)
@@ -185,11 +198,13 @@ def ensure_gt_2d(root: Path | str, file_3d: str = FILE_3D) -> Path | None:
 
 # -------------------------------------------------------------------------------------- samples
 
-def keypoints_path(root: Path | str, keypoints: str) -> Path | None:
-    """The 2D file for a `keypoints` setting: None for 'gt' without a file, an alias, a name or a path."""
+def keypoints_path(root: Path | str, keypoints: str, file_3d: str = FILE_3D) -> Path | None:
+    """The 2D file for a `keypoints` setting: None for 'gt' without a file (of `file_3d`), an
+    alias, a name or a path."""
     root = Path(root)
     if keypoints == "gt":
-        return root / FILE_2D_GT if (root / FILE_2D_GT).exists() else None
+        gt = root / gt_2d_name(file_3d)
+        return gt if gt.exists() else None
     name = KEYPOINT_ALIASES.get(keypoints, keypoints)
     return Path(name) if Path(name).is_absolute() else root / name
 
@@ -271,7 +286,7 @@ def load_h36m(
     """
     check_errors_keypoints(virtual_errors, keypoints)
     positions_3d = read_3d(Path(root) / file_3d)
-    path_2d = keypoints_path(root, keypoints)
+    path_2d = keypoints_path(root, keypoints, file_3d)
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
     positions_2d = gt_2d(wanted) if path_2d is None else read_2d(path_2d, num_joints)
     parts = [build_samples(positions_3d, positions_2d, subjects, num_joints, stride)]
