@@ -190,3 +190,9 @@ def test_a_data_root_without_files_is_said_before_synthetic_data_fills_it(tmp_pa
     with caplog.at_level("WARNING"):
         PoseDataModule(dataset="synthetic", root=synth_dir).prepare_data()  # files there: nothing to say
     assert "writing the synthetic dataset" not in caplog.text
+
+
+def test_the_synthetic_3dhp_stand_in_is_named_as_such(tmp_path):
+    assert PoseDataModule(dataset="mpi_3dhp").stand_in == " (synthetic stand-in)"  # no data.root: generated
+    assert PoseDataModule(dataset="mpi_3dhp", root=tmp_path).stand_in == ""  # the user's own files
+    assert PoseDataModule(dataset="synthetic").stand_in == ""  # says "synthetic" in its own name

@@ -65,7 +65,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     checkpoint: str | list[str] = paths[0] if len(paths) == 1 else paths
     flip = bool(lit.hparams.get("flip_test"))
     title = (f"ampose-eval {', '.join(paths)} ({weights} weights{', flip TTA' if flip else ''})"
-             f" on {data_cfg.get('dataset', '?')}")
+             f" on {data_cfg.get('dataset', '?')}{getattr(datamodule, 'stand_in', '')}")
     text = write_results(lit, out_dir, title=title, extra={"checkpoint": checkpoint, "weights": weights,
                                                            "flip_test": flip, "logged": metrics, "data": data_cfg})
     if int(cfg.get("gallery", 0)) > 0:

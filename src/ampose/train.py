@@ -331,7 +331,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
         if rank_zero:  # the results first: a job stopped while drawing pictures keeps its numbers
             text = write_results(lit, out_dir,
-                                 title=f"{cfg.task_name}: test results of {best or 'the final weights'}",
+                                 title=f"{cfg.task_name}: test results of {best or 'the final weights'}"
+                                       f"{getattr(test_dm, 'stand_in', '')}",
                                  extra={"best_checkpoint": best, "logged": metrics,
                                         "val_curve": val_curve or lit.val_curve})
             save_pictures(lit, test_dm, out_dir, int(cfg.get("num_pictures", 0)), trainer.loggers)
