@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from ampose.data.arrays import DataFileNotFoundError, DataFormatError
 from ampose.data.mpi_3dhp import (
@@ -17,6 +19,7 @@ from ampose.data.mpi_3dhp import (
 )
 from ampose.data.skeleton import H36M16, H36M17
 from ampose.data.synthetic_3dhp import INTRINSICS, synthetic_3dhp_sequences, write_synthetic_3dhp
+from ampose.metrics.pose import SCENE_UNKNOWN, PoseMetrics
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DIR = Path(os.environ.get("AMPOSE_3DHP_DIR", REPO / "../shared/data/3dhp/mpi_inf_3dhp_test_set"))
@@ -194,7 +197,14 @@ def test_test_3dhp_layout(tmp_path):
     arr = load_3dhp_test(path, 16)
     np.testing.assert_allclose(arr.pose3d, pose3d, atol=1e-6)
     np.testing.assert_allclose(arr.pose2d, pose2d, atol=1e-6)
-    assert arr.scene.tolist() == [-1] * n and arr.subjects == ["3dhp"]
+    assert arr.scene.tolist() == [SCENE_UNKNOWN] * n and arr.subjects == ["3dhp"]  # 3DHP, scene not known
+    m = PoseMetrics(16)  # such frames still get overall PCK and AUC (the per-scene columns are NaN)
+    m.update(torch.from_numpy(arr.pose3d), torch.from_numpy(arr.pose3d), torch.from_numpy(arr.action),
+             torch.from_numpy(arr.scene))
+    assert m.pck.has_scenes()
+    pck = m.pck.compute()
+    assert float(pck["pck"]) == 100.0 and math.isnan(float(pck["pck_GS"]))
+    assert float(pck["auc"]) == pytest.approx(100 * 30 / 31)  # perfect: every threshold but 0 mm
     with pytest.raises(DataFormatError, match="16 joints"):
         load_3dhp_test(path, 17)
     np.savez(path, pose3d=pose3d * 1000, pose2d=pose2d)  # millimetres are detected

@@ -13,7 +13,8 @@ Layouts read by `load_3dhp_test` (picked by the keys present):
   screen-normalised per sequence image size, Human3.6M 16-joint order, valid frames only, TS1..TS6
   concatenated (2929 frames). It carries no sequence labels; when it has exactly the 2929 frames
   the per-sequence split `SPIN_VALID_COUNTS` is applied (checked against the 1920x1080 aspect of
-  TS5-6), otherwise scene is -1. Millimetre 3D is detected and converted.
+  TS5-6), otherwise scene is SCENE_UNKNOWN (3: overall PCK and AUC only). Millimetre 3D is
+  detected and converted.
 
 Output (`PoseArrays`): 2D `x / w * 2 - [1, h / w]` with each sequence's image size, 3D camera frame
 root-relative metres (univ_annot3, the official evaluation truth), valid frames only,
@@ -31,6 +32,7 @@ import numpy as np
 
 from ampose.data.arrays import DataFileNotFoundError, DataFormatError, PoseArrays, check_finite
 from ampose.data.skeleton import H36M17_TO_16, skeleton_for
+from ampose.metrics.pose import SCENE_UNKNOWN
 from ampose.fileio import savez_atomic
 
 # MPI 17-joint test order (mpii_get_joints('relevant')).
@@ -174,7 +176,7 @@ def _from_sequences(data: dict, num_joints: int, what: str) -> PoseArrays:
         d3 = (d3 - d3[:, MPI17_ROOT : MPI17_ROOT + 1]) / 1000.0  # root-relative metres
         p2.append(_normalise(_model_joints(d2, num_joints), w, h))
         p3.append(_model_joints(d3, num_joints))
-        scenes.append(np.full(len(d2), scene, np.int64))
+        scenes.append(np.full(len(d2), scene if scene >= 0 else SCENE_UNKNOWN, np.int64))
         subj.append(np.full(len(d2), i, np.int64))
     n = sum(len(s) for s in subj)
     return PoseArrays(
@@ -234,9 +236,10 @@ def _from_flat(
             names, subject = list(SPIN_VALID_COUNTS), split
             scene = np.array([SEQUENCE_SCENE[s] for s in names], np.int64)[split]
         else:
-            warnings.warn(f"{what}: 2929 frames but TS5-6 rows are not 1920x1080; scene left -1", stacklevel=2)
+            warnings.warn(f"{what}: 2929 frames but TS5-6 rows are not 1920x1080; scenes unknown "
+                          "(overall PCK and AUC only)", stacklevel=2)
     if scene is None:
-        scene = np.full(n, -1, np.int64)
+        scene = np.full(n, SCENE_UNKNOWN, np.int64)  # still 3DHP: overall PCK and AUC
     if scene.shape != (n,):
         raise DataFormatError(f"{what}: scene must be ({n},), got {scene.shape}")
     return PoseArrays(

@@ -16,6 +16,7 @@ from ampose.data.skeleton import skeleton_for
 from ampose.metrics import functional as F
 
 SCENES: tuple[str, ...] = ("GS", "noGS", "outdoor")  # MPI-INF-3DHP scene indices 0, 1, 2
+SCENE_UNKNOWN = len(SCENES)  # an MPI-INF-3DHP frame whose scene is not known (-1: not a 3DHP frame)
 
 
 class MPJPE(Metric):
@@ -112,18 +113,19 @@ class ScenePCK(Metric):
         super().__init__(**kwargs)
         self.scale, self.threshold, self.thresholds = scale, threshold, tuple(thresholds)
         self.joints = F.pck_joints(num_joints)
-        slots = len(SCENES) + 1  # the last slot collects frames without a known scene
+        slots = len(SCENES) + 2  # then 3DHP frames of unknown scene, then frames that are not 3DHP
         for name in ("pck_sum", "auc_sum", "count"):
             self.add_state(name, torch.zeros(slots, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, pred: Tensor, target: Tensor, scene: Tensor) -> None:
-        """Add poses ``(B, J, 3)`` with their scene indices ``(B,)`` (-1: unknown)."""
+        """Add poses ``(B, J, 3)`` with their scene indices ``(B,)`` (SCENE_UNKNOWN: a 3DHP frame of
+        unknown scene; -1: not a 3DHP frame)."""
         err = F.joint_errors(pred * self.scale, target * self.scale)[:, self.joints]  # (B, K)
         pck = F.pck_curve(err, (self.threshold,))[:, 0].double()  # (B,)
         auc = F.pck_curve(err, self.thresholds).mean(dim=-1).double()  # (B,)
         scene = scene.to(err.device).long()
-        unknown = len(SCENES)
-        index = torch.where((scene >= 0) & (scene < unknown), scene, torch.full_like(scene, unknown))
+        other = SCENE_UNKNOWN + 1
+        index = torch.where((scene >= 0) & (scene <= SCENE_UNKNOWN), scene, torch.full_like(scene, other))
         self.pck_sum.index_add_(0, index, pck)
         self.auc_sum.index_add_(0, index, auc)
         self.count.index_add_(0, index, torch.ones_like(pck))
@@ -141,9 +143,9 @@ class ScenePCK(Metric):
         return out
 
     def has_scenes(self) -> bool:
-        """Whether any frame with a known 3DHP scene was seen (one host sync)."""
+        """Whether any MPI-INF-3DHP frame was seen, of known scene or not (one host sync)."""
         with self.sync_context(should_sync=self._to_sync, should_unsync=self._should_unsync):
-            return bool((self.count[: len(SCENES)] > 0).any())
+            return bool((self.count[: SCENE_UNKNOWN + 1] > 0).any())
 
 
 class BoneLengths(Metric):
