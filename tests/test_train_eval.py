@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from ampose.tables import h36m_table, mpi_table, report
 from ampose.train import compose_config, finish_wandb, instantiate_loggers, train, wandb_offline
@@ -290,3 +291,25 @@ def test_the_gpu_trainer_config_runs_without_a_gpu(compose_train):
     assert metrics["test/mpjpe"] > 0
     if not torch.cuda.is_available():
         assert objs["trainer"].accelerator.__class__.__name__ == "CPUAccelerator"
+
+
+def test_a_failed_job_ends_its_wandb_run_as_failed(monkeypatch):
+    """A multirun job that fails shows as failed in the W&B group, not as finished."""
+    import sys
+    import types
+
+    import ampose.train as train_module
+
+    codes: list[int] = []
+    fake = types.SimpleNamespace(run=object(), finish=lambda exit_code=0: codes.append(exit_code))
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+
+    def broken(cfg):
+        raise ValueError("data.stride must be a whole number >= 1")
+
+    monkeypatch.setattr(train_module, "train", broken)
+    with pytest.raises(ValueError):
+        train_module._task(OmegaConf.create({"optimized_metric": None}))
+    monkeypatch.setattr(train_module, "train", lambda cfg: ({"val/mpjpe_best": 1.0}, {}))
+    assert train_module._task(OmegaConf.create({"optimized_metric": "val/mpjpe_best"})) == 1.0
+    assert codes == [1, 0]

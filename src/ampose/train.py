@@ -157,13 +157,14 @@ def log_hyperparameters(cfg: DictConfig, lit: pl.LightningModule, trainer: pl.Tr
         logger.log_hyperparams(hparams)
 
 
-def finish_wandb() -> None:
-    """End the W&B run of this job (so that each multirun job is its own run)."""
+def finish_wandb(failed: bool = False) -> None:
+    """End the W&B run of this job (so that each multirun job is its own run); a failed job is
+    marked failed there too (exit code 1), not finished."""
     import sys
 
     wandb = sys.modules.get("wandb")
     if wandb is not None and getattr(wandb, "run", None) is not None:
-        wandb.finish()
+        wandb.finish(exit_code=1 if failed else 0)
 
 
 # ------------------------------------------------------------------------------- pictures
@@ -356,10 +357,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
 def _task(cfg: DictConfig) -> float | None:
     launcher = "LOCAL_RANK" not in os.environ  # set once this process launches DDP ranks
+    failed = True
     try:
         metrics, _ = train(cfg)
+        failed = False
     finally:
-        finish_wandb()
+        finish_wandb(failed)
         if launcher and "LOCAL_RANK" in os.environ:  # the next multirun job launches its own ranks
             from ampose.distributed import end_ddp_job
 
