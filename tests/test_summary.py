@@ -323,3 +323,23 @@ def test_a_training_resumed_from_another_runs_checkpoint_stays_a_training(tmp_pa
     runs = {r.path.name: r for r in find_runs(tmp_path)}
     assert runs["longer"].overrides == {"seed": "1", "trainer.max_epochs": "4", "ckpt_path": "first/checkpoints/last.ckpt"}
     assert runs["flip"].overrides == {"seed": "1", "trainer.max_epochs": "2", "eval:flip_test": "true"}
+
+
+def test_a_sweep_tested_on_3dhp_shows_pck_and_auc_highest_first(tmp_path):
+    """Cross-dataset rows (Table 3): PCK and AUC columns, sorted by PCK, best (highest) first;
+    an H36M-only sweep keeps its usual columns."""
+    for name, joints, pck, auc in (("0", 16, 80.0, 45.0), ("1", 17, 86.5, 52.0)):
+        d = tmp_path / name
+        (d / ".hydra").mkdir(parents=True)
+        (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"data.num_joints={joints}"]))
+        test = {"mpjpe": 100.0 - pck, "mpjpe_action": float("nan"), "pck": {"pck": pck, "auc": auc, "pck_GS": 90.0}}
+        (d / "metrics.json").write_text(json.dumps({"test_results": test, "logged": {}}))
+    rows = summarise(find_runs(tmp_path))
+    assert [r.name for r in rows] == ["data.num_joints=17", "data.num_joints=16"]
+    assert rows[0].stats["3DHP PCK"] == (86.5, 0.0) and rows[0].stats["3DHP AUC"] == (52.0, 0.0)
+    table = to_markdown(rows)
+    assert table.splitlines()[0] == "| run | n | P1 frame-wise | 3DHP PCK | 3DHP AUC | failed |"
+    assert "| data.num_joints=17 | 1 | 13.5 | 86.5 | 52.0 |" in table
+    h36m = tmp_path / "h36m"
+    _run(h36m, "0", ["seed=1"], p1=50.0, val=45.0)
+    assert "3DHP" not in to_markdown(summarise(find_runs(h36m)))

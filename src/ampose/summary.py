@@ -10,6 +10,8 @@ differ between runs name the rows; runs that differ only in the ``--over`` keys 
 seed) are one row, reported as mean ± sample standard deviation with their count. Rows are
 sorted by the test P1 MPJPE (action-wise), best first, or with ``--sort-by val`` by the best
 validation MPJPE (frame-wise: the checkpoint's metric) when validation is held out of training.
+A sweep tested on MPI-INF-3DHP alone (no action-wise P1) gets PCK and AUC columns and is sorted
+by PCK, highest first.
 The fold and curve views (``--folds``, ``--curves``) read the action-wise validation curve.
 
 Choosing a setting on several held-out subjects (leave-one-subject-out folds) rather than one:
@@ -68,14 +70,18 @@ import yaml
 from ampose import tables
 from ampose.fileio import write_text_atomic
 
-# Columns: (heading, key in metrics.json's test_results, or "logged:<name>" for a logged value).
+# Columns: (heading, key in metrics.json's test_results, "pck:<name>" in its MPI-INF-3DHP PCK
+# results, or "logged:<name>" for a logged value). The markdown table shows those some row has.
 COLUMNS = (
     ("P1 action-wise", "mpjpe_action"),
     ("P1 frame-wise", "mpjpe"),
     ("P2 action-wise", "p_mpjpe_action"),
     ("P2 frame-wise", "p_mpjpe"),
+    ("3DHP PCK", "pck:pck"),
+    ("3DHP AUC", "pck:auc"),
     ("best val MPJPE frame-wise", "logged:val/mpjpe_best"),
 )
+HIGHER_IS_BETTER = {"3DHP PCK", "3DHP AUC"}
 SORT_COLUMNS = {"test": "P1 action-wise", "val": "best val MPJPE frame-wise"}
 # Overrides that differ between runs without saying anything about the experiment.
 IGNORED_PREFIXES = ("hydra.",)
@@ -157,7 +163,12 @@ def _values(metrics: dict) -> dict[str, float]:
     test, logged = metrics.get("test_results") or {}, metrics.get("logged") or {}
     out = {}
     for heading, key in COLUMNS:
-        value = logged.get(key[7:]) if key.startswith("logged:") else test.get(key)
+        if key.startswith("logged:"):
+            value = logged.get(key[len("logged:"):])
+        elif key.startswith("pck:"):
+            value = (test.get("pck") or {}).get(key[len("pck:"):])
+        else:
+            value = test.get(key)
         if isinstance(value, (int, float)) and math.isfinite(value):
             out[heading] = float(value)
     return out
@@ -274,7 +285,10 @@ def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str
                 stats[heading] = mean_std(vals)
         rows.append(Row(name, members, stats, failed=sum(r.error is not None for r in members)))
     col = SORT_COLUMNS[sort_by]
-    return sorted(rows, key=lambda r: (col not in r.stats, r.stats.get(col, (0.0, 0.0))[0], r.name))
+    if sort_by == "test" and not any(col in r.stats for r in rows) and any("3DHP PCK" in r.stats for r in rows):
+        col = "3DHP PCK"  # a cross-dataset sweep tested on MPI-INF-3DHP alone: no action-wise P1
+    sign = -1.0 if col in HIGHER_IS_BETTER else 1.0
+    return sorted(rows, key=lambda r: (col not in r.stats, sign * r.stats.get(col, (0.0, 0.0))[0], r.name))
 
 
 def _with_curves(runs: Sequence[Run]) -> list[Run]:
@@ -367,10 +381,12 @@ def _cell(stat: tuple[float, float] | None, n: int) -> str:
 
 
 def to_markdown(rows: Sequence[Row]) -> str:
-    head = ["run", "n", *(h for h, _ in COLUMNS), "failed"]
+    shown = ([h for h, _ in COLUMNS if any(h in r.stats for r in rows)]
+             or [h for h, _ in COLUMNS if h not in HIGHER_IS_BETTER])  # nothing finished: the usual columns
+    head = ["run", "n", *shown, "failed"]
     body = []
     for r in rows:
-        cells = [_cell(r.stats.get(h), r.n) for h, _ in COLUMNS]
+        cells = [_cell(r.stats.get(h), r.n) for h in shown]
         body.append([r.name, str(r.n), *cells, str(r.failed) if r.failed else ""])
     return tables.to_markdown((head, body))
 
