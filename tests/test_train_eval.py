@@ -313,3 +313,27 @@ def test_a_failed_job_ends_its_wandb_run_as_failed(monkeypatch):
     monkeypatch.setattr(train_module, "train", lambda cfg: ({"val/mpjpe_best": 1.0}, {}))
     assert train_module._task(OmegaConf.create({"optimized_metric": "val/mpjpe_best"})) == 1.0
     assert codes == [1, 0]
+
+
+def test_result_tables_go_to_wandb_as_tables(tmp_path):
+    """Table 1 per action (and the joint, bone tables) reach W&B as tables, not only as scalars."""
+    from ampose.train import log_tables
+
+    (tmp_path / "table_h36m.csv").write_text("Protocol,Directions,Avg\nP1 MPJPE (mm),50.1,49.5\n")
+    (tmp_path / "table_joints.csv").write_text("joint,mm\nHip,0.0\n")
+
+    class WandbLogger:  # the name is what log_tables looks for
+        def __init__(self):
+            self.tables = {}
+
+        def log_table(self, key, columns, data):
+            self.tables[key] = (columns, data)
+
+    class CSVLogger:
+        pass
+
+    wb = WandbLogger()
+    assert log_tables(tmp_path, [CSVLogger(), wb]) == 2
+    assert wb.tables["test/table_h36m"] == (["Protocol", "Directions", "Avg"], [["P1 MPJPE (mm)", "50.1", "49.5"]])
+    assert set(wb.tables) == {"test/table_h36m", "test/table_joints"}
+    assert log_tables(tmp_path, [CSVLogger()]) == 0  # without W&B nothing is read

@@ -67,7 +67,8 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     title = (f"ampose-eval {', '.join(paths)} ({weights} weights{', flip TTA' if flip else ''})"
              f" on {data_cfg.get('dataset', '?')}{getattr(datamodule, 'stand_in', '')}")
     text = write_results(lit, out_dir, title=title, extra={"checkpoint": checkpoint, "weights": weights,
-                                                           "flip_test": flip, "logged": metrics, "data": data_cfg})
+                                                           "flip_test": flip, "logged": metrics, "data": data_cfg},
+                         loggers=trainer.loggers)
     if int(cfg.get("gallery", 0)) > 0:
         pictures = save_test_gallery(lit, datamodule, out_dir / "gallery", int(cfg.gallery))
         log.info("gallery of the %d best and worst test poses: %s", int(cfg.gallery), pictures[0].parent)

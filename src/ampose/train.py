@@ -195,14 +195,33 @@ def save_pictures(lit: Any, datamodule: Any, out_dir: Path, count: int, loggers:
 
 
 # ------------------------------------------------------------------------------- summary
-def write_results(lit: Any, out_dir: Path, title: str, extra: dict[str, Any] | None = None) -> str:
-    """Print-ready tables (also written as results.md, table_*.csv, metrics.json)."""
+def write_results(lit: Any, out_dir: Path, title: str, extra: dict[str, Any] | None = None,
+                  loggers: Sequence[Any] = ()) -> str:
+    """Print-ready tables (also written as results.md, table_*.csv, metrics.json, and sent to
+    W&B as tables when it logs)."""
     from ampose.tables import report
 
     text = report(lit.test_results, out_dir, title=title)
     record = {"test_results": lit.test_results, **(extra or {})}
     write_text_atomic(out_dir / "metrics.json", json.dumps(record, indent=2, default=float))
+    log_tables(out_dir, loggers)
     return text
+
+
+def log_tables(out_dir: Path, loggers: Sequence[Any]) -> int:
+    """The run's result tables (table_*.csv: per action, per joint, bones, 3DHP by scene) as W&B
+    tables (``test/table_h36m``, ...); returns how many were sent."""
+    import csv
+
+    wandb_loggers = [lg for lg in loggers if type(lg).__name__ == "WandbLogger"]
+    sent = 0
+    for path in sorted(out_dir.glob("table_*.csv")) if wandb_loggers else []:
+        with path.open(newline="") as f:
+            head, *rows = list(csv.reader(f))
+        for logger in wandb_loggers:
+            logger.log_table(key=f"test/{path.stem}", columns=head, data=rows)
+        sent += 1
+    return sent
 
 
 def get_metric_value(metrics: dict[str, Any], name: str | None) -> float | None:
@@ -335,7 +354,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
                                  title=f"{cfg.task_name}: test results of {best or 'the final weights'}"
                                        f"{getattr(test_dm, 'stand_in', '')}",
                                  extra={"best_checkpoint": best, "logged": metrics,
-                                        "val_curve": val_curve or lit.val_curve})
+                                        "val_curve": val_curve or lit.val_curve}, loggers=trainer.loggers)
             save_pictures(lit, test_dm, out_dir, int(cfg.get("num_pictures", 0)), trainer.loggers)
 
     params = sum(p.numel() for p in lit.net.parameters())
