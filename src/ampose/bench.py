@@ -318,16 +318,22 @@ def bench_latency(size: str, device: torch.device, cuda_graph: bool, bf16: bool,
         torch.set_num_threads(max(1, os.cpu_count() or 1))
     lifter = FastLifter(model, device=device, bf16=bf16, cuda_graph=cuda_graph)
     x = torch.rand(model.num_joints, 2)
-    times = []
-    for i in range(repeats + 10):
-        t0 = time.perf_counter()
-        lifter.single(x).cpu()
-        if i >= 10:
-            times.append(time.perf_counter() - t0)
-    times.sort()
+    median, p90 = _latency_ms(lambda: lifter.single(x).cpu(), repeats)
     graph = cuda_graph and device.type == "cuda"
     return Result("latency_single_pose", size, 1, False, "bf16" if bf16 and device.type == "cuda" else "fp32",
-                  times[len(times) // 2] * 1e3, "ms", extra={"cuda_graph": graph, "p90_ms": times[int(0.9 * len(times))] * 1e3})
+                  median, "ms", extra={"cuda_graph": graph, "p90_ms": p90})
+
+
+def _latency_ms(call, repeats: int, warmup: int = 10) -> tuple[float, float]:
+    """Median and 90th-percentile wall-clock time of ``call()`` in ms, after ``warmup`` calls."""
+    times = []
+    for i in range(repeats + warmup):
+        t0 = time.perf_counter()
+        call()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2] * 1e3, times[int(0.9 * len(times))] * 1e3
 
 
 def bench_exported(size: str, device: torch.device, repeats: int, batch: int = 4096) -> list[Result]:
@@ -347,15 +353,8 @@ def bench_exported(size: str, device: torch.device, repeats: int, batch: int = 4
         j = model.num_joints
         one, size_one = torch.rand(1, j, 2) * 1000, torch.tensor([[1000.0, 1000.0]])
         with torch.no_grad():
-            times = []
-            for i in range(repeats + 10):
-                t0 = time.perf_counter()
-                lifter(one.to(device), size_one.to(device)).cpu()
-                if i >= 10:
-                    times.append(time.perf_counter() - t0)
-            times.sort()
-            rows[0].value = times[len(times) // 2] * 1e3
-            rows[0].extra = {"p90_ms": times[int(0.9 * len(times))] * 1e3}
+            rows[0].value, p90 = _latency_ms(lambda: lifter(one.to(device), size_one.to(device)).cpu(), repeats)
+            rows[0].extra = {"p90_ms": p90}
             x, sizes = torch.rand(batch, j, 2, device=device) * 1000, torch.full((batch, 2), 1000.0, device=device)
             _time_steps(lambda: lifter(x, sizes), device, batch, 0.5, rows[1])
     except Exception as e:  # noqa: BLE001 (an unmeasured path: record why, go on)

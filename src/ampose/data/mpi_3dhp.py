@@ -32,8 +32,8 @@ import numpy as np
 
 from ampose.data.arrays import DataFileNotFoundError, DataFormatError, PoseArrays, check_finite
 from ampose.data.skeleton import H36M17_TO_16, skeleton_for
-from ampose.metrics.pose import SCENE_UNKNOWN
 from ampose.fileio import savez_atomic
+from ampose.metrics.pose import SCENE_UNKNOWN
 
 # MPI 17-joint test order (mpii_get_joints('relevant')).
 MPI17_NAMES = (
