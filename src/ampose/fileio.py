@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -43,3 +44,14 @@ def save_npy_atomic(path: str | Path, array: np.ndarray) -> Path:
 def savez_atomic(path: str | Path, **arrays: Any) -> Path:
     """``np.savez_compressed`` to exactly ``path`` (no ``.npz`` appended)."""
     return write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def describe_error(e: BaseException) -> str:
+    """An error as one line for a command's ``error:`` message; an OSError says what and where
+    (not "[Errno 17] ..."), and a file standing where a folder is needed is said as such."""
+    if isinstance(e, OSError) and e.strerror and e.filename:
+        message = f"{e.strerror}: {e.filename}"
+        if e.errno in (errno.EEXIST, errno.ENOTDIR):
+            message += " (a file stands where the output needs a folder)"
+        return message
+    return str(e)

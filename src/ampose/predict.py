@@ -20,7 +20,6 @@ error; the output never contains NaN.
 
 from __future__ import annotations
 
-import errno
 import json
 import sys
 import warnings
@@ -35,7 +34,7 @@ from torch import nn
 from ampose.data.cameras import normalize_screen
 from ampose.data.skeleton import skeleton_for
 from ampose.data.transforms import flip_pose
-from ampose.fileio import save_npy_atomic, write_text_atomic
+from ampose.fileio import describe_error, save_npy_atomic, write_text_atomic
 from ampose.inference import FastLifter
 from ampose.layouts import convert, get_layout
 from ampose.options import as_bool
@@ -447,12 +446,7 @@ def run_cli(prog: str, usage: str, argv: Sequence[str] | None, body: Callable[[l
     try:
         body(argv)
     except (KeypointError, ValueError, OSError) as e:  # KeypointError, as_bool's ValueError, unwritable output
-        message = str(e)
-        if isinstance(e, OSError) and e.strerror and e.filename:  # not "[Errno 17] ...": what and where
-            message = f"{e.strerror}: {e.filename}"
-            if e.errno in (errno.EEXIST, errno.ENOTDIR):
-                message += " (a file stands where the output needs a folder)"
-        print(f"{prog}: error: {message}", file=sys.stderr)
+        print(f"{prog}: error: {describe_error(e)}", file=sys.stderr)
         return 2
     return 0
 

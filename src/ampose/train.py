@@ -243,13 +243,18 @@ def _integer(key: str, value: Any) -> int:
         raise ValueError(f"{key} must be an integer, got {value!r}") from None
 
 
+def checkpoint_file(ckpt_path: str, out_dir: Path) -> Path:
+    """``ckpt_path``'s file: ``last`` is this run folder's ``checkpoints/last.ckpt``."""
+    return out_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+
+
 def checkpoint_to_test(cfg: DictConfig, out_dir: Path, which: str) -> str | None:
     """``train=false``: the checkpoint to test, ``ckpt_path`` (``last``: this run folder's) or a
     ``test_ckpt`` path; None tests the network as built (``init_ckpt``'s weights, or untrained:
     said in a warning, a chance-level reading is rarely what was meant)."""
     ckpt = cfg.get("ckpt_path")
-    if ckpt == "last":
-        ckpt = str(out_dir / "checkpoints" / "last.ckpt")
+    if ckpt:
+        ckpt = str(checkpoint_file(ckpt, out_dir))
     if not ckpt and which not in ("auto", "best", "last"):
         ckpt = which
     if not ckpt:
@@ -297,7 +302,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     lit = instantiate(cfg.model)
     lit.data_config = OmegaConf.to_container(cfg.data, resolve=True)  # stored in checkpoints
     resume = cfg.get("ckpt_path") if cfg.get("train", True) else None
-    resume_file = out_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume or "")
+    resume_file = checkpoint_file(resume or "", out_dir)
     resume_step = None
     from ampose.checkpoint import check_resumable
 
@@ -447,15 +452,20 @@ def reported(task: Any, prog: str) -> Any:
 def warn_if_trained_on_test(cfg: DictConfig) -> None:
     """A warning when data.train_subjects include a test subject (allowed: some studies do it on
     purpose, but then the test numbers are not held out)."""
-    from ampose.data.datamodule import subject_list
-
     data = cfg.get("data") or {}
-    if cfg.get("test_data") or not data.get("train_subjects") or not data.get("test_subjects"):
+    if cfg.get("test_data") or not data.get("train_subjects"):
         return
-    shared = set(subject_list("train_subjects", data.train_subjects)) & set(subject_list("test_subjects", data.test_subjects))
+    shared = _test_subjects_in(data, "train_subjects")
     if shared:
         log.warning("data.train_subjects include test subjects (%s): the test results are not on held-out data",
                     ", ".join(sorted(shared)))
+
+
+def _test_subjects_in(data: Any, key: str) -> set[str]:
+    """The test subjects that ``data.<key>`` (train_subjects, val_subjects) also names."""
+    from ampose.data.datamodule import subject_list
+
+    return set(subject_list(key, data.get(key) or [])) & set(subject_list("test_subjects", data.get("test_subjects") or []))
 
 
 def resolve_test_ckpt(cfg: DictConfig) -> str:
@@ -473,9 +483,7 @@ def resolve_test_ckpt(cfg: DictConfig) -> str:
     val = data.get("val_subjects")
     if not val:
         return "last"
-    from ampose.data.datamodule import subject_list
-
-    shared = set(subject_list("val_subjects", val)) & set(subject_list("test_subjects", data.get("test_subjects") or []))
+    shared = _test_subjects_in(data, "val_subjects")
     if shared:
         log.warning("data.val_subjects include test subjects (%s): testing the last weights, not the best epoch",
                     ", ".join(sorted(shared)))

@@ -23,6 +23,7 @@ import numpy as np
 from ampose.data import h36m
 from ampose.data.actions import canonical_name
 from ampose.data.arrays import DataError, DataFileNotFoundError, DataFormatError
+from ampose.fileio import describe_error
 
 log = logging.getLogger("ampose.data")
 
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"wrote {import_official(args.src, args.out)}")
     except (DataError, OSError) as e:  # OSError: an existing file where a folder goes, no permission, ...
-        print(f"ampose-data: error: {e}", file=sys.stderr)
+        print(f"ampose-data: error: {describe_error(e)}", file=sys.stderr)
         return 2
     return 0
 
