@@ -65,6 +65,25 @@ def test_root_at_origin_and_scale_equivariance(tmp_path):
     torch.testing.assert_close(y, y2, atol=1e-3, rtol=1e-4)
 
 
+def test_load_lifter_matches_plain_load(tmp_path):
+    ckpt = save_ckpt(tmp_path / "m.ckpt")
+    assert export.main([f"ckpt_path={ckpt}", f"output={tmp_path / 'l.pt2'}"]) == 0
+    kp, sizes = torch.from_numpy(poses_px(t=2)), torch.tensor([[1000.0, 800.0]] * 2)
+    plain = torch.export.load(tmp_path / "l.pt2").module()(kp, sizes)
+    torch.testing.assert_close(export.load_lifter(tmp_path / "l.pt2")(kp, sizes), plain)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="moving the program to a GPU needs one")
+def test_load_lifter_runs_on_the_gpu(tmp_path):
+    """``.module().to("cuda")`` fails on the program's device assertions; ``load_lifter`` moves them."""
+    ckpt = save_ckpt(tmp_path / "m.ckpt")
+    assert export.main([f"ckpt_path={ckpt}", f"output={tmp_path / 'l.pt2'}"]) == 0
+    kp, sizes = torch.from_numpy(poses_px(t=2)), torch.tensor([[1000.0, 800.0]] * 2)
+    cpu = export.load_lifter(tmp_path / "l.pt2")(kp, sizes)
+    gpu = export.load_lifter(tmp_path / "l.pt2", "cuda")(kp.cuda(), sizes.cuda())
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-2, rtol=1e-3)  # mm; TF32 matmuls on the GPU
+
+
 def test_ensemble_export_is_the_mean(tmp_path):
     a, b = save_ckpt(tmp_path / "a.ckpt", seed=0), save_ckpt(tmp_path / "b.ckpt", seed=1)
     assert export.main([f"ckpt_path=[{a},{b}]", f"output={tmp_path / 'e.pt2'}"]) == 0

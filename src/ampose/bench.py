@@ -337,10 +337,11 @@ def _latency_ms(call, repeats: int, warmup: int = 10) -> tuple[float, float]:
 
 
 def bench_exported(size: str, device: torch.device, repeats: int, batch: int = 4096) -> list[Result]:
-    """The ``ampose-export`` program (``.pt2``, saved and loaded back) moved to ``device``: the
-    median latency of one pose (host tensors in, result on the host) and poses/s at ``batch``.
+    """The ``ampose-export`` program (``.pt2``, saved, loaded back and moved to ``device`` by
+    ``load_lifter``): the median latency of one pose (host tensors in, result on the host) and
+    poses/s at ``batch``.
     A program that cannot run there is recorded with its error, not raised."""
-    from ampose.export import export_lifter
+    from ampose.export import export_lifter, load_lifter
 
     model = AMPose(**SIZES[size]).eval()
     rows = [Result("exported_latency", size, 1, False, "fp32", float("nan"), "ms"),
@@ -349,7 +350,7 @@ def bench_exported(size: str, device: torch.device, repeats: int, batch: int = 4
         buf = io.BytesIO()
         torch.export.save(export_lifter(model), buf)
         buf.seek(0)
-        lifter = torch.export.load(buf).module().to(device)
+        lifter = load_lifter(buf, device)
         j = model.num_joints
         one, size_one = torch.rand(1, j, 2) * 1000, torch.tensor([[1000.0, 1000.0]])
         with torch.no_grad():

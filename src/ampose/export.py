@@ -7,6 +7,11 @@ root-relative millimetres). Running it needs torch only, not ampose, Lightning o
     lifter = torch.export.load("lifter.pt2").module()
     poses3d = lifter(keypoints, image_size)   # (B, J, 2) px and (B, 2) (w, h) -> (B, J, 3) mm
 
+The program is exported on the CPU and asserts that device inside its graph, so
+``.module().to("cuda")`` fails at the first call ("Tensor device mismatch"). Move the program
+itself instead: ``torch.export.passes.move_to_device_pass(program, "cuda").module()``, which is
+what ``load_lifter(path, "cuda")`` does.
+
 The joints are the model's Human3.6M order (17, or 16 without Nose), listed in the JSON written
 beside the file; convert other layouts first (``ampose.layouts.convert``). Unlike ``lift``, the
 program fills no missing keypoints: a NaN in a pose gives NaN in that pose's output.
@@ -74,10 +79,22 @@ def export_lifter(net: nn.Module, flip: bool = False) -> torch.export.ExportedPr
         return torch.export.export(lifter, example, dynamic_shapes=({0: batch}, {0: batch}))
 
 
+def load_lifter(path: str | Path | io.BytesIO, device: str | torch.device = "cpu") -> nn.Module:
+    """A saved program as a callable module on ``device`` (the graph's device assertions moved
+    with it; see the module docstring)."""
+    program = torch.export.load(path)
+    if torch.device(device) != torch.device("cpu"):
+        from torch.export.passes import move_to_device_pass
+
+        program = move_to_device_pass(program, torch.device(device))
+    return program.module()
+
+
 def describe(num_joints: int, flip: bool, sources: Sequence[str]) -> dict:
     """The exported file's contract, written beside it as JSON."""
     return {
-        "format": "torch.export (load: torch.export.load(path).module())",
+        "format": "torch.export (load: torch.export.load(path).module(); on a GPU: "
+                  "torch.export.passes.move_to_device_pass(torch.export.load(path), 'cuda').module())",
         "inputs": {"keypoints": f"(B, {num_joints}, 2) float32 pixels, joints in the order below",
                    "image_size": "(B, 2) float32 (width, height) in pixels"},
         "output": f"(B, {num_joints}, 3) float32 millimetres, camera frame, relative to joint 0 (Hip)",
