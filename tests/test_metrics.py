@@ -13,6 +13,7 @@ from ampose.metrics import (
     MPJPE, PMPJPE, ActionMPJPE, BoneLengths, PoseMetrics, ScenePCK, auc, bone_lengths, joint_errors, mpjpe, n_mpjpe,
     p_mpjpe, pck, pck_joints, procrustes_align, scale_align,
 )
+from ampose.metrics.pose import SCENE_UNKNOWN
 
 
 def test_mpjpe_hand_computed():
@@ -87,6 +88,18 @@ def test_pck_auc_hand_cases(offset, want_pck, want_auc):
     out = metric.compute()
     assert out["pck"].item() == pytest.approx(want_pck) and out["auc"].item() == pytest.approx(want_auc)
     assert out["pck_GS"].item() == pytest.approx(want_pck) and math.isnan(out["pck_noGS"].item())
+
+
+def test_overall_pck_counts_only_3dhp_frames():
+    """Frames marked -1 (not MPI-INF-3DHP) count nowhere; a 3DHP frame of unknown scene counts overall."""
+    target = torch.zeros(4, 17, 3, dtype=torch.float64)
+    pred = target.clone()
+    pred[2:, :, 0] = 500.0  # two frames far off: one not 3DHP, one of unknown scene
+    metric = ScenePCK(num_joints=17, scale=1.0)
+    metric.update(pred, target, torch.tensor([2, 2, -1, SCENE_UNKNOWN]))
+    out = metric.compute()
+    assert out["pck"].item() == pytest.approx(100 * 2 / 3)  # 2 of the 3 3DHP frames
+    assert out["pck_outdoor"].item() == pytest.approx(100.0)
 
 
 def test_action_wise_differs_from_frame_wise_and_sitting_is_not_sitting_down():

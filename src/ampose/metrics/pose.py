@@ -99,7 +99,8 @@ class ScenePCK(Metric):
     """MPI-INF-3DHP PCK (error < 150 mm, strict as the official code) and AUC (thresholds 0..150 step 5) on the official
     14 joints, per scene (GS, noGS, outdoor) and overall.
 
-    ``compute()`` returns a dict: ``pck``, ``auc`` (overall, all frames) and ``pck_<scene>``,
+    ``compute()`` returns a dict: ``pck``, ``auc`` (overall: every MPI-INF-3DHP frame, of known
+    scene or not; frames marked -1, not 3DHP, count nowhere) and ``pck_<scene>``,
     ``auc_<scene>`` for each scene; NaN where there are no frames. Percentages.
     """
 
@@ -135,8 +136,9 @@ class ScenePCK(Metric):
         def ratio(num: Tensor, den: Tensor) -> Tensor:
             return torch.where(den > 0, 100.0 * num / den.clamp_min(1), torch.nan)
 
-        out = {"pck": ratio(self.pck_sum.sum(), self.count.sum()),
-               "auc": ratio(self.auc_sum.sum(), self.count.sum())}
+        dhp = slice(0, SCENE_UNKNOWN + 1)  # the overall figures count 3DHP frames only
+        out = {"pck": ratio(self.pck_sum[dhp].sum(), self.count[dhp].sum()),
+               "auc": ratio(self.auc_sum[dhp].sum(), self.count[dhp].sum())}
         for i, name in enumerate(SCENES):
             out[f"pck_{name}"] = ratio(self.pck_sum[i], self.count[i])
             out[f"auc_{name}"] = ratio(self.auc_sum[i], self.count[i])
