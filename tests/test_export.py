@@ -133,3 +133,19 @@ def test_export_lifter_leaves_the_callers_network_alone():
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     y = program.module()(torch.full((2, 16, 2), 400.0), torch.tensor([[800.0, 600.0]] * 2))
     assert y.shape == (2, 16, 3)
+
+
+def test_a_crafted_checkpoint_cannot_run_code(tmp_path, capsys):
+    """A stored ``_target_`` that reaches a function through torch's attributes is refused, in one
+    line, by every loader (ampose-export here, and load_model), and nothing runs."""
+    from ampose.checkpoint import CheckpointError, load_model
+
+    ckpt = torch.load(save_ckpt(tmp_path / "m.ckpt"), weights_only=True)
+    marker = tmp_path / "ran"
+    ckpt["hyper_parameters"]["net"] = {"_target_": "torch.os.system", "_args_": [f"touch {marker}"]}
+    torch.save(ckpt, tmp_path / "evil.ckpt")
+    assert export.main([f"ckpt_path={tmp_path / 'evil.ckpt'}", f"output={tmp_path / 'e.pt2'}"]) == 2
+    assert "refusing to build 'torch.os.system'" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match="only network classes"):
+        load_model(tmp_path / "evil.ckpt")
+    assert not marker.exists() and not (tmp_path / "e.pt2").exists()

@@ -25,6 +25,25 @@ def test_instantiate_partial_and_nested():
         instantiate({"_target_": "os.system", "_args_": ["true"]}, allowed=("ampose.",))
 
 
+@pytest.mark.parametrize("target", [
+    "torch.os.system",                # a module reached through torch's attributes
+    "ampose.lit_module.importlib.import_module",
+    "torch.hub.load", "torch.load",   # functions under a trusted prefix
+    "ampose.models",                  # a module, not a class
+    "ampose.lit_module.LiftingModule.load_from_checkpoint",
+    "torch.optim.Adam",               # a class, but not a network
+])
+def test_trusted_instantiate_builds_network_classes_only(tmp_path, target):
+    """A stored config can name only a network class: nothing a crafted checkpoint names may run."""
+    marker = tmp_path / "ran"
+    with pytest.raises(ValueError, match="trusted"):
+        instantiate({"_target_": target, "_args_": [f"touch {marker}"]}, allowed=("ampose.", "torch.nn."))
+    assert not marker.exists()
+    net = instantiate({**NET, "block": {"_target_": "ampose.models.blocks.ConvNeXtBlock", "_partial_": True}},
+                      allowed=("ampose.", "torch.nn."))
+    assert isinstance(net, AMPose)
+
+
 def test_fit_test_logs_stage_metrics_and_checkpoint_reloads(tmp_path, tiny_dm):
     dm = tiny_dm(num_joints=17)
     lit = LiftingModule(net=NET, optimizer={"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3},

@@ -7,9 +7,11 @@ pose3d = net(pose2d)                                     # (B, J, 2) -> (B, J, 3
 ```
 
 What is trusted: the file is read with ``torch.load(weights_only=True)`` (tensors and plain
-containers only, no code), and the network is rebuilt from the stored config dict only when its
-``_target_`` lies under ``ampose.`` or ``torch.``. ``weights_only=False`` lifts the first
-restriction for files you trust (e.g. a checkpoint carrying custom objects).
+containers only, no code), and the network is rebuilt from the stored config dict only when each
+``_target_`` in it names a network class (an ``nn.Module`` subclass) defined under ``ampose.`` or
+``torch.nn.``; a function, a module or anything reached through another module's attributes
+(``torch.os.system``) is refused. ``weights_only=False`` lifts the first restriction for files
+you trust (e.g. a checkpoint carrying custom objects).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from torch import nn
 
 from ampose.lit_module import LiftingModule, instantiate
 
-TRUSTED_TARGETS: tuple[str, ...] = ("ampose.", "torch.")
+TRUSTED_TARGETS: tuple[str, ...] = ("ampose.", "torch.nn.")  # network classes only (see _locate_trusted)
 
 
 class CheckpointError(RuntimeError):
@@ -128,21 +130,36 @@ def load_model(path: str | Path, map_location: Any = "cpu", weights_only: bool =
 
 
 def config_diff(stored: dict[str, Any], here: dict[str, Any]) -> str:
-    """The network settings a checkpoint and this run both name but set differently, as
+    """The settings a checkpoint and this run both name but set differently, as
     "key: A in the checkpoint, B here; ..." ('' when they agree or the checkpoint names none)."""
     return "; ".join(f"{k}: {stored[k]!r} in the checkpoint, {here[k]!r} here"
                      for k in sorted(here) if k in stored and stored[k] != here[k])
 
 
-def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None = None) -> int:
+# Data settings that say where the files are or how fast they are read, not which samples are
+# trained on: a resumed run may change them (data moved, another machine).
+DATA_KEYS_FREE_ON_RESUME = frozenset({"root", "num_workers", "eval_batch_size", "pin_memory", "gpu_resident"})
+
+
+def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None = None,
+                    data_cfg: dict[str, Any] | None = None) -> int:
     """Before ``trainer.fit(ckpt_path=path)``: a one-line CheckpointError when the checkpoint's
     network config differs from this run's, or when one keeps a weight average and the other
     does not (``ema``; None: not checked). Lightning would fail deep in ``load_state_dict``.
-    Returns the checkpoint's global step (where the resumed run's log continues)."""
+    With ``data_cfg`` (a resume), also when the data differ: a held-out subject left out of the
+    resumed command would silently go into training. Returns the checkpoint's global step (where
+    the resumed run's log continues)."""
     ckpt = read_checkpoint(path, mmap=True)  # Lightning reads the tensors again for the resume
     diff = config_diff((ckpt.get("hyper_parameters") or {}).get("net") or {}, net_cfg)
     if diff:
         raise CheckpointError(f"{path} was trained with a different model configuration ({diff})")
+    stored_data = (ckpt.get("ampose") or {}).get("data")
+    if data_cfg is not None and isinstance(stored_data, dict):
+        diff = config_diff({k: v for k, v in stored_data.items() if k not in DATA_KEYS_FREE_ON_RESUME},
+                           {k: v for k, v in data_cfg.items() if k not in DATA_KEYS_FREE_ON_RESUME})
+        if diff:
+            raise CheckpointError(f"{path} was trained on other data ({diff}); resume with the run's own data "
+                                  "options (its .hydra/overrides.yaml)")
     had_ema = any(k.startswith("net_ema.") for k in ckpt["state_dict"])
     if ema is not None and had_ema != ema:
         raise CheckpointError(f"{path} was trained {'with' if had_ema else 'without'} a weight average "

@@ -44,9 +44,26 @@ def to_plain(cfg: Any) -> Any:
     return cfg
 
 
+def _locate_trusted(path: str, allowed: tuple[str, ...]) -> type:
+    """``path`` as a network class (an ``nn.Module`` subclass) defined under ``allowed``: the one
+    object a stored config may name. No attribute walking: ``torch.os.system`` or
+    ``ampose.models.torch.load`` would reach code that is not a network."""
+    refuse = f"refusing to build {path!r}: only network classes (nn.Module) defined under {allowed} are trusted"
+    module, _, name = path.rpartition(".")
+    if not module or not path.startswith(allowed):
+        raise ValueError(refuse)
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"{refuse} ({type(e).__name__}: {e})") from e
+    if not (isinstance(obj, type) and issubclass(obj, nn.Module) and obj.__module__.startswith(allowed)):
+        raise ValueError(refuse)
+    return obj
+
+
 def _locate(path: str, allowed: tuple[str, ...] | None) -> Callable[..., Any]:
-    if allowed is not None and not path.startswith(allowed):
-        raise ValueError(f"refusing to build {path!r}: only targets under {allowed} are trusted")
+    if allowed is not None:
+        return _locate_trusted(path, allowed)
     module, _, name = path.rpartition(".")
     try:
         obj: Any = importlib.import_module(module)
