@@ -254,6 +254,13 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
     with pytest.raises(CheckpointError,
                        match=r"trained without a weight average \(model.ema_decay\); set model.ema_decay to null"):
         train(with_ema)
+    # a held-out subject left out of the resumed command would go into training: refused
+    val = compose_config("train", [*cfg.hydra.overrides.task, "data.val_subjects=[S8]", f"ckpt_path={last}"],
+                         output_dir=tmp_path / "val")
+    with pytest.raises(CheckpointError, match=r"trained on other data \(val_subjects: None in the checkpoint, \['S8'\] here"):
+        train(val)
+    check_resumable(last, dict(objs["lit"].hparams["net"]),  # where the files are is free to change
+                    data_cfg={**objs["lit"].data_config, "root": str(tmp_path / "moved"), "num_workers": 2})
 
 
 @pytest.mark.parametrize("overrides, message, raw", [
