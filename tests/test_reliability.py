@@ -272,6 +272,13 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
     (["data.stride=0"], "data.stride must be a whole number >= 1", None),
     (["+data.strid=5"], "unexpected keyword argument 'strid': a misspelt config key?", "unexpected keyword argument 'strid'"),
     (["seed=abc"], "seed must be an integer, got 'abc'", None),
+    (["model.flip_test=maybe"], "model.flip_test must be true or false, got 'maybe'", None),
+    (["num_pictures=four"], "num_pictures must be a whole number >= 0, got 'four'", None),
+    (["data.batch_size=abc"], "data.batch_size must be a whole number >= 1, got 'abc'", None),
+    (["model.ema_decay=abc"], "model.ema_decay must be a number >= 0 or null, got 'abc'", None),
+    (["trainer.max_epochs=abc"], "trainer.max_epochs must be a whole number >= -1 or null, got 'abc'", None),
+    (["model.warmup_steps=-5"], "model.warmup_steps must be a whole number >= 0, got -5", None),
+    (["data.bodies_spread=nan"], "data.bodies_spread must be a number >= 0, got nan", None),
     (["test_ckpt=Best"], "test_ckpt must be auto, best, last or an existing checkpoint file, got 'Best'", None),
 ])
 def test_entry_point_errors_are_one_line(overrides, message, raw, tmp_path, capsys, monkeypatch):
@@ -290,6 +297,15 @@ def test_entry_point_errors_are_one_line(overrides, message, raw, tmp_path, caps
     monkeypatch.setenv("AMPOSE_DEBUG", "1")  # the traceback stays one variable away: the error itself
     with pytest.raises(Exception, match=re.escape(raw or message)):
         reported(_task, "ampose-train")(cfg)
+
+
+def test_switches_read_as_words_are_bools(compose_train):
+    """`flip_test=no` is false everywhere (Hydra hands "no" on as a string, which Python reads as true)."""
+    cfg = compose_train("trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
+                        "model.flip_test=no", "data.flip_augment=off", "test=no", "logger=csv")
+    metrics, objs = train(cfg)
+    assert objs["lit"].hparams["flip_test"] is False and objs["datamodule"].flip_augment is False
+    assert not any(k.startswith("test/") for k in metrics)  # test=no: not tested
 
 
 def test_cli_missing_data_folder_and_checkpoint(tmp_path):

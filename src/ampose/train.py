@@ -236,6 +236,45 @@ def get_metric_value(metrics: dict[str, Any], name: str | None) -> float | None:
     return float(metrics[name])
 
 
+# The config's true/false switches. Hydra passes `model.flip_test=no` on as the string "no", which
+# Python reads as true: each is made a real bool (yes/no, on/off accepted) or refused in one line.
+SWITCHES = ("train", "test", "model.flip_test", "model.compile", "model.fused", "model.procrustes",
+            "model.root_relative", "data.flip_augment", "data.gpu_resident", "data.pin_memory")
+
+
+# The numbers read late (after training, or deep in a constructor with a message that names no
+# key), checked before any work: (kind, minimum, null allowed).
+NUMBERS: dict[str, tuple[type, float | None, bool]] = {
+    "num_pictures": (int, 0, False), "trainer.max_epochs": (int, -1, True),
+    "data.batch_size": (int, 1, False), "data.eval_batch_size": (int, 1, False),
+    "data.stride": (int, 1, False), "data.eval_stride": (int, 1, False), "data.num_workers": (int, 0, False),
+    "data.virtual_views": (int, 0, False), "data.virtual_bodies": (int, 0, False),
+    "data.virtual_errors": (int, 0, False), "data.bodies_spread": (float, 0, False),
+    "model.warmup_steps": (int, 0, False), "model.ema_decay": (float, 0, True),
+    "model.input_noise": (float, 0, False), "model.optimizer.lr": (float, 0, False),
+}
+
+
+def check_numbers(cfg: DictConfig) -> None:
+    """Each of NUMBERS that the config sets, checked (``ampose.options.check_number``)."""
+    from ampose.options import check_number
+
+    for key, (kind, minimum, nullable) in NUMBERS.items():
+        value = OmegaConf.select(cfg, key, default="<absent>")
+        if value != "<absent>":
+            check_number(value, key, kind, minimum, nullable)
+
+
+def normalise_switches(cfg: DictConfig) -> None:
+    """Replace each switch in ``cfg`` by its bool (``as_bool``); a ValueError names a bad one."""
+    from ampose.options import as_bool
+
+    for key in SWITCHES:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not isinstance(value, bool):
+            OmegaConf.update(cfg, key, as_bool(value, key), merge=False)
+
+
 def _integer(key: str, value: Any) -> int:
     try:
         return int(value)
@@ -282,6 +321,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     from hydra.utils import instantiate
 
     start = time.time()
+    normalise_switches(cfg)
+    check_numbers(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(_integer("seed", cfg.seed), workers=True)
     out_dir = Path(cfg.paths.output_dir)
