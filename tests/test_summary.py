@@ -293,15 +293,20 @@ def test_evaluations_join_their_trainings_row_by_the_checkpoint(tmp_path):
     for where in ("a", "b"):  # two runs named "0" (two multiruns): only the path says which
         _run(tmp_path / where, "0", [f"seed={1 if where == 'a' else 2}", "model.net.depth=3"], p1=40.0, val=40.0)
     _run(tmp_path, "eval_b0", ["ckpt_path=b/0/checkpoints/best.ckpt"], p1=41.0, val=41.0)
+    _run(tmp_path / "runs", "ensemble", ["ckpt_path=[outputs/real/row_s42/checkpoints/last.ckpt,"
+                                         "outputs/real/row_s2/checkpoints/last.ckpt]"], p1=33.0, val=33.0)
     runs = {str(r.path.relative_to(tmp_path)): r for r in find_runs(tmp_path)}
     assert runs["runs/row_s2_flip"].overrides == {**dict(o.split("=", 1) for o in common), "seed": "2",
-                                                   "eval:flip_test": "true"}
+                                                   "eval:checkpoint": "last.ckpt", "eval:flip_test": "true"}
     assert runs["runs/other_flip"].overrides["ckpt_path"] == "/elsewhere/gone/checkpoints/last.ckpt"
-    assert runs["eval_b0"].overrides == {"seed": "2", "model.net.depth": "3"}
+    # an evaluation with no option of its own is still not one more run of its training's row
+    assert runs["eval_b0"].overrides == {"seed": "2", "model.net.depth": "3", "eval:checkpoint": "best.ckpt"}
+    assert runs["runs/ensemble"].overrides["ckpt_path"].startswith("[")  # of no one run: its own
     rows = {r.name: r for r in summarise([r for k, r in runs.items() if k.startswith("runs/row")], over=["seed"])}
-    assert rows["eval:flip_test=true"].n == 2
-    assert rows["eval:flip_test=true"].stats["P1 action-wise"][0] == pytest.approx(33.9)
-    assert set(rows) == {"eval:flip_test=true", "all runs"} and rows["all runs"].n == 2
+    flipped = "eval:checkpoint=last.ckpt eval:flip_test=true"
+    assert rows[flipped].n == 2
+    assert rows[flipped].stats["P1 action-wise"][0] == pytest.approx(33.9)
+    assert set(rows) == {flipped, "all runs"} and rows["all runs"].n == 2
 
 
 def test_a_key_no_run_sets_is_warned_about(sweep, capsys):
@@ -322,7 +327,8 @@ def test_a_training_resumed_from_another_runs_checkpoint_stays_a_training(tmp_pa
         (run / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"job": {"name": job}}}))
     runs = {r.path.name: r for r in find_runs(tmp_path)}
     assert runs["longer"].overrides == {"seed": "1", "trainer.max_epochs": "4", "ckpt_path": "first/checkpoints/last.ckpt"}
-    assert runs["flip"].overrides == {"seed": "1", "trainer.max_epochs": "2", "eval:flip_test": "true"}
+    assert runs["flip"].overrides == {"seed": "1", "trainer.max_epochs": "2", "eval:checkpoint": "last.ckpt",
+                                      "eval:flip_test": "true"}
 
 
 def test_a_sweep_tested_on_3dhp_shows_pck_and_auc_highest_first(tmp_path):

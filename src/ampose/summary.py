@@ -31,8 +31,9 @@ seeds of each fold averaged first, so every fold weighs the same):
 A run whose metrics.json has no curve (written before session 8) gets it from its CSV log.
 
 An evaluation (``ampose-eval ckpt_path=<run>/checkpoints/last.ckpt flip_test=true``) whose
-training run is also below DIR takes that run's overrides, and its own as ``eval:<key>``: the
-flip-tested checkpoints of three seeds are one row, averaged like their trainings:
+training run is also below DIR takes that run's overrides, and its own as ``eval:<key>`` (always
+``eval:checkpoint=<file>``, so an evaluation never counts as one more seed of its training's
+row): the flip-tested checkpoints of three seeds are one row, averaged like their trainings:
 
     ampose-summary experiments/h36m_gt17/runs --over seed
 
@@ -218,21 +219,24 @@ def _job_name(run_dir: Path) -> str | None:
 def _name_evaluations_by_their_training(runs: list[Run]) -> None:
     """An evaluation of another run's checkpoint (``ckpt_path=<run>/checkpoints/<file>``) whose run
     is among ``runs`` takes that run's overrides plus its own as ``eval:<key>`` (without the
-    checkpoint's path, which differs per seed). The run is found by its folder's name, and by the
-    path's trailing folders when several share the name; otherwise the evaluation keeps its own."""
+    checkpoint's path, which differs per seed), and always ``eval:checkpoint=<file>``: an
+    evaluation is never counted as one more seed of its training's row. The run is found by its
+    folder's name, and by the path's trailing folders when several share the name; otherwise, and
+    for an ensemble (``ckpt_path=[A,B]``, of no one run), the evaluation keeps its own."""
     by_name: dict[str, list[Run]] = {}
     for r in runs:
         by_name.setdefault(r.path.name, []).append(r)
     for r in runs:
         ckpt = r.overrides.get("ckpt_path")
-        if not ckpt or _job_name(r.path) == "train":  # a training resumed from another run's checkpoint
+        if not ckpt or _job_name(r.path) == "train" or ckpt.lstrip().startswith("["):  # resumed; an ensemble
             continue
         trained = Path(ckpt).parent.parent
         found = [t for t in by_name.get(trained.name, []) if t is not r and "ckpt_path" not in t.overrides]
         if len(found) > 1:
             found = [t for t in found if t.path.parts[-len(trained.parts):] == trained.parts]
         if len(found) == 1:
-            own = {f"eval:{k}": v for k, v in r.overrides.items() if k != "ckpt_path"}
+            own = {"eval:checkpoint": Path(ckpt).name,
+                   **{f"eval:{k}": v for k, v in r.overrides.items() if k != "ckpt_path"}}
             r.overrides = {**found[0].overrides, **own}
 
 
