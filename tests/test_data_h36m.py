@@ -163,6 +163,26 @@ def test_detector_2d_trimmed_and_missing_skipped(tmp_path, caplog):
     assert "skipped 1" in caplog.text
 
 
+def test_2d_without_3d_warned(tmp_path, caplog):
+    """2D sequences with no mocap (as in the SH file) are named, for the loaded subjects only;
+    the field's skipped S11 'Directions' is not."""
+    pos = _tiny_3d()
+    pos["S11"] = dict(pos["S9"])
+    det = h36m.gt_2d(pos)
+    det["S9"]["Discussion 1"] = det["S9"]["Eating"]
+    det["S11"]["Waiting"] = det["S11"]["Directions"] = det["S11"]["Eating"]
+    h36m.write_3d(tmp_path / h36m.FILE_3D, pos)
+    h36m.write_2d(tmp_path / "det.npz", det)
+    arr = h36m.load_h36m(tmp_path, ["S9"], keypoints="det.npz")
+    assert len(arr) == (20 + 15) * 4
+    assert "skipped 1 2D sequences without 3D: S9 'Discussion 1'" in caplog.text
+    assert "Waiting" not in caplog.text
+    caplog.clear()
+    h36m.load_h36m(tmp_path, ["S9", "S11"], keypoints="det.npz")
+    assert "skipped 2 2D sequences without 3D: S9 'Discussion 1', S11 'Waiting'" in caplog.text
+    assert "Directions" not in caplog.text
+
+
 def test_sixteen_joint_2d_file(tmp_path):
     pos = _tiny_3d()
     det = {s: {a: [v[:, list(H36M17_TO_16)] for v in views] for a, views in acts.items()}

@@ -219,11 +219,14 @@ def build_samples(
     subjects = list(subjects)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("pose2d", "pose3d", "action", "subject", "camera")}
     skipped = 0
+    orphans: list[str] = []  # 2D sequences without mocap (e.g. the SH file's S9 'Discussion 1')
     for si, subject in enumerate(subjects):
         if subject not in positions_3d:
             raise DataError(f"subject {subject} is not in the 3D data (it has {', '.join(positions_3d)})")
         if subject not in positions_2d:
             raise DataError(f"subject {subject} is not in the 2D keypoints (they have {', '.join(positions_2d)})")
+        orphans += [f"{subject} {a!r}" for a in positions_2d[subject]
+                    if a not in positions_3d[subject] and (subject, a) not in SKIP]
         cams = h36m_cameras(subject)
         for action, x3 in positions_3d[subject].items():
             if (subject, action) in SKIP:
@@ -258,6 +261,9 @@ def build_samples(
                 cols["camera"].append(np.full(n, ci))
     if skipped:
         log.warning("skipped %d sequence-camera pairs without 2D detections", skipped)
+    if orphans:
+        more = f" and {len(orphans) - 5} more" if len(orphans) > 5 else ""
+        log.warning("skipped %d 2D sequences without 3D: %s%s", len(orphans), ", ".join(orphans[:5]), more)
     if not cols["pose2d"]:
         raise DataError(f"no samples for subjects {subjects}")
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
