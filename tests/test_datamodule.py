@@ -196,3 +196,19 @@ def test_the_synthetic_3dhp_stand_in_is_named_as_such(tmp_path):
     assert PoseDataModule(dataset="mpi_3dhp").stand_in == " (synthetic stand-in)"  # no data.root: generated
     assert PoseDataModule(dataset="mpi_3dhp", root=tmp_path).stand_in == ""  # the user's own files
     assert PoseDataModule(dataset="synthetic").stand_in == ""  # says "synthetic" in its own name
+
+
+def test_a_marked_3dhp_file_is_a_stand_in_in_any_folder(tmp_path):
+    """`ampose-data synth DIR` then data.root=DIR: the generator's marker names it, not the folder."""
+    mod = pytest.importorskip("ampose.data.synthetic_3dhp")
+    path = mod.write_synthetic_3dhp(tmp_path / "data_test_3dhp.npz", 0)
+    dm = PoseDataModule(dataset="mpi_3dhp", root=tmp_path)
+    dm.setup("test")
+    assert dm.stand_in == " (synthetic stand-in)"
+    with np.load(path, allow_pickle=True) as z:  # the same sequences without the marker: real-looking
+        kept = {k: z[k] for k in z.files if k != "synthetic"}
+    assert len(kept) == 2
+    np.savez(tmp_path / "real.npz", **kept)
+    unmarked = PoseDataModule(dataset="mpi_3dhp", root=tmp_path, test_file="real.npz")
+    unmarked.setup("test")
+    assert unmarked.stand_in == "" and len(unmarked.data_test) == len(dm.data_test)

@@ -179,6 +179,7 @@ def test_eval_on_3dhp_prints_table_3_and_a_gallery(compose_train, tmp_path):
     out = tmp_path / "eval3dhp"
     assert (out / "table_3dhp.csv").read_text().splitlines()[0] == "GS,noGS,outdoor,PCK,AUC"
     assert not (out / "table_h36m.csv").exists()
+    assert "on mpi_3dhp (synthetic stand-in)" in (out / "results.md").read_text()  # data.root=DIR, not the cache
     gallery = json.loads((out / "gallery" / "gallery.json").read_text())
     best, worst = gallery["best"], gallery["worst"]
     assert len(best) == len(worst) == 2 and best[0]["error"] <= worst[0]["error"]

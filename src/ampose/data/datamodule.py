@@ -317,9 +317,14 @@ class PoseDataModule(pl.LightningDataModule):
 
     @property
     def stand_in(self) -> str:
-        """" (synthetic stand-in)" when the test set is the generated 3DHP look-alike, else "":
-        for result titles, which otherwise read like the real Table 3."""
-        return " (synthetic stand-in)" if self.dataset == "mpi_3dhp" and self._root_is_synthetic() else ""
+        """" (synthetic stand-in)" when the test set is the generated 3DHP look-alike (the default
+        cache, or a file carrying the generator's marker, e.g. from `ampose-data synth DIR`), else
+        "": for result titles, which otherwise read like the real Table 3."""
+        if self.dataset != "mpi_3dhp":
+            return ""
+        from ampose.data.mpi_3dhp import is_synthetic
+
+        return " (synthetic stand-in)" if self._root_is_synthetic() or is_synthetic(self._test_path()) else ""
 
     def setup(self, stage: str | None = None) -> None:
         if self.dataset == "mpi_3dhp":
@@ -348,15 +353,17 @@ class PoseDataModule(pl.LightningDataModule):
         log.info("%s %s: %d samples", self.dataset, subjects, len(arrays))
         return arrays
 
+    def _test_path(self) -> Path:
+        """The 3DHP test file: test_file (in root or a path), else the first of MPI_FILES present."""
+        if self.test_file:
+            path = Path(self.test_file).expanduser()
+            return path if path.is_absolute() else self.root / path
+        return next((self.root / f for f in MPI_FILES if (self.root / f).exists()), self.root / MPI_FILES[0])
+
     def _load_3dhp(self) -> PoseArrays:
         from ampose.data.mpi_3dhp import load_3dhp_test
 
-        if self.test_file:
-            path = Path(self.test_file).expanduser()
-            path = path if path.is_absolute() else self.root / path
-        else:
-            path = next((self.root / f for f in MPI_FILES if (self.root / f).exists()), self.root / MPI_FILES[0])
-        return load_3dhp_test(path, self.num_joints)
+        return load_3dhp_test(self._test_path(), self.num_joints)
 
     # ---------------------------------------------------------------------------- dataloaders
     def _device(self) -> torch.device:

@@ -7,7 +7,8 @@ Layouts read by `load_3dhp_test` (picked by the keys present):
   `{"TS1".."TS6": {"data_2d" (T,17,2) px, "data_3d" (T,17,3) mm (univ_annot3), "valid" (T,)}}`
   in the MPI 17-joint order (root 14). The package's own file written by `import_official` (and
   by the synthetic generator) is this layout plus optional per-sequence keys `image_size` (w, h),
-  `scene`, `annot3` (T,17,3) camera mm and `intrinsics` (fx, fy, cx, cy).
+  `scene`, `annot3` (T,17,3) camera mm and `intrinsics` (fx, fy, cx, cy); the synthetic file also
+  carries a top-level `synthetic` marker (`is_synthetic`), which the reader ignores.
 - `test_3dhp.npz` (PoseAug's `prepare_data_3dhp.py`, used by DH-AUG and others): `pose3d (N,16,3)`
   root-relative metres (SPIN's `univ_annot3 / 1000 - pelvis`), `pose2d (N,16,2)` already
   screen-normalised per sequence image size, Human3.6M 16-joint order, valid frames only, TS1..TS6
@@ -69,6 +70,7 @@ IMAGE_SIZE = {  # (w, h) px
 SPIN_VALID_COUNTS = {"TS1": 603, "TS2": 540, "TS3": 505, "TS4": 553, "TS5": 276, "TS6": 452}
 
 FORMAT = "ampose-3dhp-test/1"
+SYNTHETIC_KEY = "synthetic"  # marks the generated stand-in, wherever it is written
 _HOW_TO_GET = (
     "import the official test folder with `ampose-data import-3dhp SRC_DIR OUT.npz` "
     "(SRC_DIR = mpi_inf_3dhp_test_set with TS*/annot_data.mat), or write a synthetic stand-in "
@@ -252,13 +254,29 @@ def _from_flat(
 # Writing and importing
 
 
-def save_3dhp_test(path: str | os.PathLike, sequences: dict[str, dict[str, np.ndarray]]) -> Path:
+def save_3dhp_test(
+    path: str | os.PathLike, sequences: dict[str, dict[str, np.ndarray]], synthetic: bool = False,
+) -> Path:
     """Write the package's 3DHP test npz atomically (temp file + rename); returns the path.
 
     `sequences[name]` holds data_2d (T,17,2) px, data_3d (T,17,3) mm, valid (T,), and optional
-    image_size (w, h), scene, annot3, intrinsics.
+    image_size (w, h), scene, annot3, intrinsics. `synthetic`: store the stand-in marker.
     """
-    return savez_atomic(path, data=np.array(sequences, dtype=object), format=np.array(FORMAT))
+    marker = {SYNTHETIC_KEY: np.array(True)} if synthetic else {}
+    return savez_atomic(path, data=np.array(sequences, dtype=object), format=np.array(FORMAT), **marker)
+
+
+def is_synthetic(path: str | os.PathLike) -> bool:
+    """Whether a 3DHP test npz is the synthetic stand-in (carries its marker); False for a file
+    that is missing or unreadable (load_3dhp_test says why)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path) as npz:  # reads the zip directory and the one scalar, not the data
+            return SYNTHETIC_KEY in npz.files and bool(npz[SYNTHETIC_KEY])
+    except Exception:  # noqa: BLE001 - not a readable npz: not the stand-in
+        return False
 
 
 def _h5py():

@@ -149,5 +149,6 @@ def synthetic_3dhp_sequences(seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
 
 
 def write_synthetic_3dhp(out_path: str | os.PathLike, seed: int = 0) -> Path:
-    """Write the synthetic 3DHP test npz (read by `load_3dhp_test`) atomically; returns its path."""
-    return save_3dhp_test(out_path, synthetic_3dhp_sequences(seed))
+    """Write the synthetic 3DHP test npz (read by `load_3dhp_test`) atomically, marked as the
+    stand-in wherever it goes (`mpi_3dhp.is_synthetic`); returns its path."""
+    return save_3dhp_test(out_path, synthetic_3dhp_sequences(seed), synthetic=True)
