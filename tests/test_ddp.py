@@ -1,5 +1,5 @@
 """DDP on the CPU (2 gloo processes) through the real CLI: the metrics equal one process's on the
-same data and weights, and a run (or a multirun job) writes one output folder."""
+same data and weights, and a run (or a multirun job, or an evaluation) writes one output folder."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "ampose.train", *args], cwd=tmp_path, env=_env(tmp_path),
+def _run(tmp_path: Path, *args: str, module: str = "ampose.train") -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=tmp_path, env=_env(tmp_path),
                           capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
@@ -86,6 +86,18 @@ def test_ddp_equals_one_process_and_writes_one_folder(synthetic_root, tmp_path, 
         assert logged[key] == pytest.approx(ref[key], rel=1e-6), key
     if resident:  # the average, not the raw weights, was validated and tested
         assert logged["val/mpjpe_raw"] != pytest.approx(logged["val/mpjpe"], rel=1e-4)
+
+    if resident:  # ampose-eval on 2 ranks (once, to stay fast): rank 0 alone prints and writes
+        proc = _run(tmp_path, f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}", "trainer=ddp_cpu",
+                    "trainer.devices=2", "gallery=1", module="ampose.eval")
+        assert "GLOBAL_RANK: 1, MEMBER: 2/2" in proc.stdout + proc.stderr
+        assert proc.stdout.count("outputs: ") == proc.stdout.count("# ampose-eval ") == 1
+        (ev,) = list((tmp_path / "outputs" / "eval" / "runs").iterdir())
+        assert sorted(p.name for p in (ev / "gallery").iterdir()) == ["best_01.png", "gallery.json", "worst_01.png"]
+        assert not list(ev.rglob("*.tmp*"))
+        evaluated = json.loads((ev / "metrics.json").read_text())["logged"]
+        for key in KEYS:
+            assert evaluated[key] == pytest.approx(ref[key], rel=1e-6), key
 
 
 def test_ddp_multirun_writes_one_sweep_folder(synthetic_root, tmp_path):

@@ -6,7 +6,8 @@
 
 Without ``data=...`` the checkpoint's own data config (saved by ampose-train) is used. With
 ``data=mpi_3dhp`` the paper's Table 3 layout (PCK by scene, AUC) is printed. The data follow the
-model's joint count. Outputs (results.md, table_*.csv, metrics.json) go to Hydra's run directory.
+model's joint count. Outputs (results.md, table_*.csv, metrics.json) go to Hydra's run directory;
+under DDP (``trainer=ddp_cpu trainer.devices=2``) rank 0 alone prints and writes them.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     trainer: pl.Trainer = instantiate(on_this_machine(cfg.trainer), logger=loggers or False, callbacks=[])
     (logged,) = trainer.test(lit, datamodule=datamodule)
     metrics = {k: float(v) for k, v in logged.items()}
+    objects = {"lit": lit, "trainer": trainer, "datamodule": datamodule}
+    if not trainer.is_global_zero:  # under DDP, rank 0 alone writes files and prints
+        return metrics, objects
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint: str | list[str] = paths[0] if len(paths) == 1 else paths
@@ -69,11 +73,11 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     text = write_results(lit, out_dir, title=title, extra={"checkpoint": checkpoint, "weights": weights,
                                                            "flip_test": flip, "logged": metrics, "data": data_cfg},
                          loggers=trainer.loggers)
-    if int(cfg.get("gallery", 0)) > 0:
+    if int(cfg.get("gallery", 0)) > 0:  # under DDP: from rank 0's shard of the test set
         pictures = save_test_gallery(lit, datamodule, out_dir / "gallery", int(cfg.gallery))
         log.info("gallery of the %d best and worst test poses: %s", int(cfg.gallery), pictures[0].parent)
     print(f"\n{text}\noutputs: {out_dir}", flush=True)
-    return metrics, {"lit": lit, "trainer": trainer, "datamodule": datamodule}
+    return metrics, objects
 
 
 def save_test_gallery(lit: Any, datamodule: Any, out: Path, k: int, max_samples: int = 50_000) -> list[Path]:
