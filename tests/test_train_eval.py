@@ -275,6 +275,9 @@ def test_eval_reads_its_switches_strictly(compose_train, tmp_path):
     assert results["yes"]["test/mpjpe"] != pytest.approx(results["no"]["test/mpjpe"], rel=1e-4)
     with pytest.raises(ValueError, match="flip_test must be true or false, got 'maybe'"):
         evaluate(compose_config("eval", [f"ckpt_path={objs['best']}", "flip_test=maybe"], output_dir=tmp_path / "m"))
+    with pytest.raises(ValueError, match="gallery must be a whole number >= 0, got 'two'"):  # before the test
+        evaluate(compose_config("eval", [f"ckpt_path={objs['best']}", "gallery=two"], output_dir=tmp_path / "g"))
+    assert not (tmp_path / "g").exists()
     # a data group without its folder: the message names the key as the user types it
     from ampose.train import user_error
 

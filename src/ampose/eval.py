@@ -20,7 +20,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from ampose.checkpoint import load_ensemble, load_lit_module
-from ampose.options import as_bool
+from ampose.options import as_bool, check_number
 from ampose.train import find_config_dir, instantiate_loggers, on_this_machine, reported, write_results
 
 log = logging.getLogger("ampose.eval")
@@ -34,6 +34,8 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         pl.seed_everything(cfg.seed, workers=True)
     paths = [str(p) for p in cfg.ckpt_path] if OmegaConf.is_list(cfg.ckpt_path) else [str(cfg.ckpt_path)]
     raw = as_bool(cfg.get("raw_weights") or False, "raw_weights")
+    gallery = cfg.get("gallery") or 0
+    check_number(gallery, "gallery", int, 0)  # before the test, not after it
     if len(paths) > 1:
         lit = load_ensemble(paths, raw=raw)
         weights = f"the mean of {len(paths)} checkpoints' {'raw' if raw else 'evaluation'}"
@@ -73,9 +75,9 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     text = write_results(lit, out_dir, title=title, extra={"checkpoint": checkpoint, "weights": weights,
                                                            "flip_test": flip, "logged": metrics, "data": data_cfg},
                          loggers=trainer.loggers)
-    if int(cfg.get("gallery", 0)) > 0:  # under DDP: from rank 0's shard of the test set
-        pictures = save_test_gallery(lit, datamodule, out_dir / "gallery", int(cfg.gallery))
-        log.info("gallery of the %d best and worst test poses: %s", int(cfg.gallery), pictures[0].parent)
+    if gallery > 0:  # under DDP: from rank 0's shard of the test set
+        pictures = save_test_gallery(lit, datamodule, out_dir / "gallery", gallery)
+        log.info("gallery of the %d best and worst test poses: %s", gallery, pictures[0].parent)
     print(f"\n{text}\noutputs: {out_dir}", flush=True)
     return metrics, objects
 
