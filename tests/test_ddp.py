@@ -95,6 +95,7 @@ def test_ddp_equals_one_process_and_writes_one_folder(synthetic_root, tmp_path, 
         (ev,) = list((tmp_path / "outputs" / "eval" / "runs").iterdir())
         assert sorted(p.name for p in (ev / "gallery").iterdir()) == ["best_01.png", "gallery.json", "worst_01.png"]
         assert not list(ev.rglob("*.tmp*"))
+        assert sorted(p.name for p in ev.glob("*.log")) == ["eval.log", "eval_ddp_process_1.log"]
         evaluated = json.loads((ev / "metrics.json").read_text())["logged"]
         for key in KEYS:
             assert evaluated[key] == pytest.approx(ref[key], rel=1e-6), key

@@ -77,8 +77,8 @@ def _job_command(local_rank: int) -> tuple[Sequence[str], str]:
         else:
             i += 1
     command += list(hc.overrides.task)
-    command += [f'hydra.run.dir="{hc.runtime.output_dir}"', f"hydra.job.name=train_ddp_process_{local_rank}",
-                "hydra.output_subdir=null"]
+    command += [f'hydra.run.dir="{hc.runtime.output_dir}"',  # the log: train_ or eval_ddp_process_<rank>.log
+                f"hydra.job.name={hc.job.name}_ddp_process_{local_rank}", "hydra.output_subdir=null"]
     return command, get_original_cwd()
 
 

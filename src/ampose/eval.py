@@ -59,6 +59,9 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     data_cfg["num_joints"] = lit.num_joints
     datamodule = instantiate(OmegaConf.create({"data": data_cfg}).data)  # under `data`: errors name data.KEY
 
+    from ampose.distributed import ddp_children_follow_the_job
+
+    ddp_children_follow_the_job()  # DDP ranks re-launched as this job, into its folder (multirun too)
     loggers = instantiate_loggers(cfg.get("logger"), cfg.get("task_name", "eval"))
     trainer: pl.Trainer = instantiate(on_this_machine(cfg.trainer), logger=loggers or False, callbacks=[])
     (logged,) = trainer.test(lit, datamodule=datamodule)
