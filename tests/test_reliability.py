@@ -196,6 +196,34 @@ def test_last_ckpt_holds_the_final_epoch_when_validation_gets_worse(tmp_path, ti
     assert any(not torch.equal(best["state_dict"][k], final[k]) for k in final)
 
 
+@pytest.mark.parametrize("schedule", [{"check_val_every_n_epoch": 2}, {"val_check_interval": 0.5}])
+def test_last_ckpt_is_written_at_every_epoch_end_and_never_mid_epoch(tmp_path, tiny_dm, schedule):
+    """Validation every other epoch left last.ckpt an epoch behind (test_ckpt=last tested stale
+    weights); validation twice an epoch wrote it mid-epoch (a resume replayed the epoch's start)."""
+    from ampose.callbacks import LastCheckpoint
+    from ampose.lit_module import LiftingModule
+
+    saved = []
+
+    class Spy(LastCheckpoint):
+        def _save_last_checkpoint(self, trainer, monitor_candidates):
+            saved.append((trainer.current_epoch, trainer.global_step))
+            super()._save_last_checkpoint(trainer, monitor_candidates)
+
+    net = {"_target_": "ampose.models.AMPose", "num_joints": 17, "dim": 16, "depth": 1, "num_heads": 2}
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, num_sanity_val_steps=0,
+                         callbacks=[Spy(str(tmp_path / "checkpoints"))], **schedule)
+    lit = LiftingModule(net=net)
+    dm = tiny_dm()
+    trainer.fit(lit, datamodule=dm)
+    steps = trainer.num_training_batches
+    assert saved == [(e, (e + 1) * steps) for e in range(3)]  # every epoch, at its last step
+    last = read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    final = {k: v.cpu() for k, v in lit.state_dict().items()}
+    assert last["global_step"] == 3 * steps and all(torch.equal(last["state_dict"][k], final[k]) for k in final)
+
+
 def test_checkpoint_save_interrupted_mid_write_leaves_the_previous_file(tmp_path, tiny_dm, monkeypatch):
     """Lightning writes through an fsspec transaction (temporary file, then rename): a crash while
     writing never truncates the existing last.ckpt."""
