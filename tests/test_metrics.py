@@ -211,6 +211,14 @@ def test_test_results_and_the_bones_table():
     assert header[0] == "Bone (to joint)" and rows == [["RHip", "100.0", "110.0", "1.100", "10.0"]]
 
 
+def test_a_nan_prediction_shows_in_the_loss_as_in_mpjpe():
+    """The loss once dropped NaN frames (torchmetrics' default), so val/loss looked fine while val/mpjpe was NaN."""
+    m = PoseMetrics(num_joints=17, diagnostics=False)
+    m.loss.update(torch.tensor([float("nan"), 1e-4]))  # per-frame losses, as update() feeds them
+    m.mpjpe.update(torch.full((1, 17, 3), float("nan")), torch.zeros(1, 17, 3))
+    assert torch.isnan(m.loss.compute()) and torch.isnan(m.mpjpe.compute())
+
+
 def test_n_mpjpe_by_hand_and_its_place_between_p1_and_p2():
     # a pose predicted 20 % too large: N-MPJPE forgives the size exactly
     target = torch.tensor([[[0.0, 0, 0], [0.3, 0.4, 0], [0.0, 0.0, 0.5]]])
