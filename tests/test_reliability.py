@@ -289,6 +289,11 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
         train(val)
     check_resumable(last, dict(objs["lit"].hparams["net"]),  # where the files are is free to change
                     data_cfg={**objs["lit"].data_config, "root": str(tmp_path / "moved"), "num_workers": 2})
+    # a restored optimizer would overwrite a new lr: refused, as is a cosine T_max grown with trainer.max_epochs
+    lr = compose_config("train", [*cfg.hydra.overrides.task, "model.optimizer.lr=0.01", f"ckpt_path={last}"],
+                        output_dir=tmp_path / "lr")
+    with pytest.raises(CheckpointError, match=r"other training settings \(optimizer: .*'lr': 0.001.* in the checkpoint"):
+        train(lr)
 
 
 @pytest.mark.parametrize("overrides, message, raw", [

@@ -141,14 +141,21 @@ def config_diff(stored: dict[str, Any], here: dict[str, Any]) -> str:
 DATA_KEYS_FREE_ON_RESUME = frozenset({"root", "num_workers", "eval_batch_size", "pin_memory", "gpu_resident"})
 
 
+# The module's settings that shape training: a resume restores the optimizer's and the
+# scheduler's state over them (a changed lr or a cosine T_max that followed a longer
+# trainer.max_epochs would be silently ignored), so they must match.
+TRAINING_KEYS = ("optimizer", "scheduler", "warmup_steps", "grad_clip_norm", "loss", "input_noise", "ema_decay")
+
+
 def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None = None,
-                    data_cfg: dict[str, Any] | None = None) -> int:
+                    data_cfg: dict[str, Any] | None = None, train_cfg: dict[str, Any] | None = None) -> int:
     """Before ``trainer.fit(ckpt_path=path)``: a one-line CheckpointError when the checkpoint's
     network config differs from this run's, or when one keeps a weight average and the other
     does not (``ema``; None: not checked). Lightning would fail deep in ``load_state_dict``.
-    With ``data_cfg`` (a resume), also when the data differ: a held-out subject left out of the
-    resumed command would silently go into training. Returns the checkpoint's global step (where
-    the resumed run's log continues)."""
+    With ``data_cfg`` and ``train_cfg`` (a resume), also when the data or the training settings
+    (TRAINING_KEYS) differ: a held-out subject left out of the resumed command would silently go
+    into training, and a new lr would be overwritten by the restored optimizer. Returns the
+    checkpoint's global step (where the resumed run's log continues)."""
     ckpt = read_checkpoint(path, mmap=True)  # Lightning reads the tensors again for the resume
     diff = config_diff((ckpt.get("hyper_parameters") or {}).get("net") or {}, net_cfg)
     if diff:
@@ -164,6 +171,14 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
     if ema is not None and had_ema != ema:
         raise CheckpointError(f"{path} was trained {'with' if had_ema else 'without'} a weight average "
                               f"(model.ema_decay); set model.ema_decay {'as it was' if had_ema else 'to null'} to load it")
+    stored_hp = ckpt.get("hyper_parameters") or {}
+    if train_cfg is not None:
+        diff = config_diff({k: stored_hp[k] for k in TRAINING_KEYS if k in stored_hp},
+                           {k: v for k, v in train_cfg.items() if k in TRAINING_KEYS})
+        if diff:
+            raise CheckpointError(f"{path} was trained with other training settings ({diff}); a resume restores "
+                                  "the optimizer and schedule, so resume with the run's own options (its "
+                                  ".hydra/overrides.yaml), or start a new run from its weights with init_ckpt=")
     return int(ckpt.get("global_step", 0))
 
 
