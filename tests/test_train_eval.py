@@ -90,13 +90,42 @@ def test_wandb_offline_run_directory_without_network(compose_train, monkeypatch,
     monkeypatch.setenv("WANDB_SILENT", "true")
     assert wandb_offline()
     cfg = compose_train("trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
-                        "trainer.limit_test_batches=1", "callbacks=none", "logger=wandb", "num_pictures=1")
+                        "trainer.limit_test_batches=1", "logger=wandb", "num_pictures=1")
     try:
         train(cfg)
     finally:
         finish_wandb()
     runs = list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))
     assert runs, "no offline W&B run directory"
+    run_id = (Path(cfg.paths.output_dir) / "wandb_id.txt").read_text().strip()
+    assert runs[0].name.endswith(run_id)
+    # resumed, the job continues its W&B run (the same id; `wandb sync` joins them) instead of a new one
+    resumed = compose_config("train", [*cfg.hydra.overrides.task, "trainer.max_epochs=2", "ckpt_path=last"],
+                             output_dir=Path(cfg.paths.output_dir))
+    try:
+        train(resumed)
+    finally:
+        finish_wandb()
+    runs = sorted((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(r.name.endswith(run_id) for r in runs)
+
+
+def test_the_loggers_get_the_whole_resolved_config(compose_train):
+    """Every key a sweep may vary (test_ckpt, callbacks, optimized_metric, ...), not only data/model/trainer."""
+    from types import SimpleNamespace
+
+    from ampose.lit_module import LiftingModule
+    from ampose.train import log_hyperparameters
+
+    got = {}
+    logger = SimpleNamespace(log_hyperparams=got.update)
+    cfg = compose_train("test_ckpt=last", "seed=7")
+    lit = LiftingModule(net={"_target_": "ampose.models.AMPose", "num_joints": 17, "dim": 16, "depth": 1,
+                             "num_heads": 2})
+    log_hyperparameters(cfg, lit, SimpleNamespace(loggers=[logger]))
+    assert got["test_ckpt"] == "last" and got["seed"] == 7 and "optimized_metric" in got and "callbacks" in got
+    assert got["data"]["root"] == cfg.data.root and "hydra" not in got
+    assert got["model/params/total"] == sum(p.numel() for p in lit.net.parameters())
 
 
 def test_without_wandb_the_default_logger_degrades_to_csv(monkeypatch, tmp_path):
@@ -338,6 +367,7 @@ def test_result_tables_go_to_wandb_as_tables(tmp_path):
 
     wb = WandbLogger()
     assert log_tables(tmp_path, [CSVLogger(), wb]) == 2
-    assert wb.tables["test/table_h36m"] == (["Protocol", "Directions", "Avg"], [["P1 MPJPE (mm)", "50.1", "49.5"]])
+    # numbers as numbers (W&B can plot and aggregate them), labels as text
+    assert wb.tables["test/table_h36m"] == (["Protocol", "Directions", "Avg"], [["P1 MPJPE (mm)", 50.1, 49.5]])
     assert set(wb.tables) == {"test/table_h36m", "test/table_joints"}
     assert log_tables(tmp_path, [CSVLogger()]) == 0  # without W&B nothing is read

@@ -92,6 +92,19 @@ def wandb_offline() -> bool:
         return True
 
 
+def wandb_run_id(run_dir: Path, resuming: bool) -> str:
+    """The W&B run id of the job in ``run_dir``: the one it was given before when it resumes
+    (kept in ``wandb_id.txt``), a new one otherwise (a rerun from scratch is a new W&B run)."""
+    import uuid
+
+    path = run_dir / "wandb_id.txt"
+    if resuming and path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    run_id = uuid.uuid4().hex[:12]
+    write_text_atomic(path, run_id + "\n")
+    return run_id
+
+
 def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train",
                         resume_step: int | None = None) -> list[Any]:
     """Loggers of the ``logger`` group. W&B is skipped with a warning when the package is
@@ -118,7 +131,10 @@ def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train",
             if entry.get("group") is None and multirun:
                 extra["group"] = f"{task_name}-{Path(hc.sweep.dir).name}"
             if entry.get("name") is None:
-                extra["name"] = f"{task_name}-{hc.job.num}" if multirun else task_name
+                swept = f" {hc.job.override_dirname}"[:120] if multirun and hc.job.override_dirname else ""
+                extra["name"] = f"{task_name}-{hc.job.num}{swept}" if multirun else task_name
+            if entry.get("id") is None:  # a resumed job continues its W&B run instead of starting another
+                extra["id"], extra["resume"] = wandb_run_id(Path(entry.save_dir), resume_step is not None), "allow"
             loggers.append(instantiate(entry, **extra))
         else:
             loggers.append(instantiate(entry))
@@ -142,17 +158,24 @@ def instantiate_callbacks(cfg: DictConfig | None, have_logger: bool) -> list[pl.
     return out
 
 
+def _resolved(cfg: DictConfig, key: str) -> Any:
+    """``cfg[key]`` as plain values, resolved where it can be (as written where it cannot)."""
+    try:
+        value = cfg[key]
+        return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+    except Exception:  # noqa: BLE001 (an interpolation that needs Hydra's runtime, a ??? value)
+        return OmegaConf.to_container(cfg, resolve=False).get(key)
+
+
 def log_hyperparameters(cfg: DictConfig, lit: pl.LightningModule, trainer: pl.Trainer) -> None:
     """Send the resolved config, the parameter counts and the seed to every logger."""
     if not trainer.loggers:
         return
-    hparams = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "model", "trainer")
-               if cfg.get(k) is not None}
+    # The whole resolved config (every key a sweep may vary: test_ckpt, callbacks, test_data, ...).
+    hparams = {k: _resolved(cfg, k) for k in cfg if k != "hydra"}
     params = list(lit.net.parameters())
     hparams["model/params/total"] = sum(p.numel() for p in params)
     hparams["model/params/trainable"] = sum(p.numel() for p in params if p.requires_grad)
-    for key in ("task_name", "tags", "seed", "ckpt_path", "init_ckpt"):
-        hparams[key] = OmegaConf.to_container(cfg[key]) if OmegaConf.is_config(cfg.get(key)) else cfg.get(key)
     for logger in trainer.loggers:
         logger.log_hyperparams(hparams)
 
@@ -208,6 +231,13 @@ def write_results(lit: Any, out_dir: Path, title: str, extra: dict[str, Any] | N
     return text
 
 
+def _cell(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def log_tables(out_dir: Path, loggers: Sequence[Any]) -> int:
     """The run's result tables (table_*.csv: per action, per joint, bones, 3DHP by scene) as W&B
     tables (``test/table_h36m``, ...); returns how many were sent."""
@@ -218,6 +248,7 @@ def log_tables(out_dir: Path, loggers: Sequence[Any]) -> int:
     for path in sorted(out_dir.glob("table_*.csv")) if wandb_loggers else []:
         with path.open(newline="") as f:
             head, *rows = list(csv.reader(f))
+        rows = [[_cell(v) for v in row] for row in rows]  # numbers as numbers: plotted, aggregated in W&B
         for logger in wandb_loggers:
             logger.log_table(key=f"test/{path.stem}", columns=head, data=rows)
         sent += 1
