@@ -91,6 +91,12 @@ def test_resident_shards_and_epochs():
     assert len(set(e0[0].tolist()) & set(e0[1].tolist())) == 0 and len(e0[0]) == 501
     e1 = torch.cat([b["action"] for b in loaders[0]])
     assert not torch.equal(e0[0], e1)
+    # overfit_batches: the strided shards of range(n) every epoch (Lightning's DistributedSampler
+    # over its SequentialSampler on the DataLoader path)
+    for r in range(2):
+        ld = ResidentLoader(t, 64, shuffle=True, seed=1, rank=r, world_size=2, overfit=True)
+        for _ in range(2):
+            assert torch.equal(torch.cat([b["action"] for b in ld]), torch.arange(n)[r : 1002 : 2])
 
 
 def test_flip_augment_on_device_path(synth_dir):
@@ -175,6 +181,37 @@ def test_through_trainer(synth_dir, resident):
     trainer.fit(model, datamodule=dm)
     trainer.test(model, datamodule=dm, verbose=False)
     assert model.seen == len(dm.data_test)
+
+
+class _Recorder(_Tiny):
+    """Keeps every training batch's pose2d, per epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: dict[int, list[torch.Tensor]] = {}
+
+    def training_step(self, batch, i):
+        self.batches.setdefault(self.current_epoch, []).append(batch["pose2d"].clone())
+        return super().training_step(batch, i)
+
+
+def test_overfit_batches_repeat_the_same_unflipped_batches_on_both_paths(synth_dir):
+    """debug=overfit: Lightning gives the DataLoader path its sequential sampler (the first
+    batches, unflipped, every epoch); the resident loader, no DataLoader, must do the same itself."""
+    import pytorch_lightning as pl
+
+    seen = {}
+    for resident in (True, False):
+        dm = _dm(synth_dir, gpu_resident=resident, flip_augment=True, seed=3)
+        model = _Recorder()
+        pl.Trainer(accelerator="cpu", max_epochs=3, overfit_batches=2, logger=False, enable_checkpointing=False,
+                   enable_progress_bar=False, enable_model_summary=False).fit(model, datamodule=dm)
+        assert sorted(model.batches) == [0, 1, 2] and all(len(b) == 2 for b in model.batches.values())
+        seen[resident] = [torch.cat(model.batches[e]) for e in range(3)]
+    first = torch.from_numpy(dm.data_train.pose2d[:128])  # the first two batches of 64, in order, unflipped
+    for epoch in range(3):
+        assert torch.equal(seen[True][epoch], seen[False][epoch]), epoch
+        assert torch.equal(seen[True][epoch], first), epoch
 
 
 def test_a_data_root_without_files_is_said_before_synthetic_data_fills_it(tmp_path, synth_dir, caplog, monkeypatch):

@@ -63,18 +63,22 @@ class ResidentLoader:
     Training (shuffle=True): every rank draws the same permutation (seeded by seed + epoch) and
     takes its own equal-sized strided shard of it. Evaluation (shuffle=False): each rank walks
     its own contiguous shard in order, so over all ranks every sample is seen exactly once.
+    With ``overfit`` (Lightning's ``overfit_batches``) training takes the same strided shards of
+    the unpermuted order, without flips, every epoch: what Lightning's SequentialSampler (wrapped
+    in its DistributedSampler under DDP) gives the DataLoader path, which it cannot swap in here.
     """
 
     def __init__(
         self, tensors: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False,
         flip: bool = False, skeleton: Skeleton | None = None, seed: int = 0,
-        rank: int = 0, world_size: int = 1,
+        rank: int = 0, world_size: int = 1, overfit: bool = False,
     ) -> None:
         if flip and skeleton is None:
             raise ValueError("flip augmentation needs the skeleton")
+        flip = flip and not overfit
         self.tensors = tensors
         self.batch_size = int(batch_size)
-        self.shuffle, self.flip, self.seed = shuffle, flip, seed
+        self.shuffle, self.flip, self.seed, self.overfit = shuffle, flip, seed, overfit
         self.rank, self.world_size = rank, world_size
         self.device = tensors["pose2d"].device
         self.n = len(tensors["pose2d"])
@@ -106,11 +110,15 @@ class ResidentLoader:
     def _indices(self, gen: torch.Generator | None) -> torch.Tensor:
         if not self.shuffle:
             return torch.arange(self.start, self.start + self.shard_size, device=self.device)
-        perm = torch.randperm(self.n, device=self.device, generator=gen)
+        if self.overfit:
+            perm = torch.arange(self.n, device=self.device)
+        else:
+            perm = torch.randperm(self.n, device=self.device, generator=gen)
         return perm[self.rank : self.shard_size * self.world_size : self.world_size]
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        gen = epoch_generator(self.seed, self.epoch, self.device) if self.shuffle or self.flip else None
+        random = (self.shuffle and not self.overfit) or self.flip
+        gen = epoch_generator(self.seed, self.epoch, self.device) if random else None
         self.epoch += 1
         index = self._indices(gen)
         for start in range(0, self.shard_size, self.batch_size):
@@ -374,6 +382,12 @@ class PoseDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
+    def _overfit(self) -> bool:
+        """Lightning's ``overfit_batches`` is on: it gives a DataLoader its SequentialSampler (the
+        first batches, unflipped, every epoch); the resident loader must be told."""
+        trainer = getattr(self, "trainer", None)
+        return trainer is not None and trainer.overfit_batches > 0
+
     def _loader(self, arrays: PoseArrays | None, train: bool) -> Any:
         if arrays is None:
             raise DataError("setup() has not loaded this split")
@@ -383,7 +397,8 @@ class PoseDataModule(pl.LightningDataModule):
         if self.gpu_resident:
             rank, world = self._rank()
             return ResidentLoader(to_tensors(arrays, self._device()), batch_size, shuffle=train, flip=flip,
-                                  skeleton=self.skeleton, seed=seed, rank=rank, world_size=world)
+                                  skeleton=self.skeleton, seed=seed, rank=rank, world_size=world,
+                                  overfit=train and self._overfit())
         # Evaluation under DDP: unpadded per-rank shards (Lightning's DistributedSampler repeats
         # samples to even out the ranks, which would bias the summed metrics); None on one process.
         sampler = EpochSampler(len(arrays), seed, flip) if train else eval_sampler(len(arrays), *self._rank())
