@@ -294,6 +294,11 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
                         output_dir=tmp_path / "lr")
     with pytest.raises(CheckpointError, match=r"other training settings \(optimizer: .*'lr': 0.001.* in the checkpoint"):
         train(lr)
+    # another seed's checkpoint (a sweep re-run in part: job folders are numbered by position)
+    seed = compose_config("train", [*cfg.hydra.overrides.task, "seed=43", f"ckpt_path={last}"],
+                          output_dir=tmp_path / "seed")
+    with pytest.raises(CheckpointError, match=r"checkpoint of seed \d+, not of seed 43"):
+        train(seed)
 
 
 @pytest.mark.parametrize("overrides, message, raw", [
@@ -305,6 +310,8 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
     (["data.stride=0"], "data.stride must be a whole number >= 1", None),
     (["+data.strid=5"], "unexpected keyword argument 'strid': a misspelt config key?", "unexpected keyword argument 'strid'"),
     (["seed=abc"], "seed must be an integer, got 'abc'", None),
+    (["experiment=h36m_to_3dhp", "data=synthetic", "test_data.root={tmp}/no3dhp"],  # before training, not after
+     "3DHP test file not found: {tmp}/no3dhp/", None),
     (["model.flip_test=maybe"], "model.flip_test must be true or false, got 'maybe'", None),
     (["num_pictures=four"], "num_pictures must be a whole number >= 0, got 'four'", None),
     (["data.batch_size=abc"], "data.batch_size must be a whole number >= 1, got 'abc'", None),
@@ -322,11 +329,16 @@ def test_entry_point_errors_are_one_line(overrides, message, raw, tmp_path, caps
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     cfg = compose_config("train", ["debug=default", *[o.format(tmp=tmp_path) for o in overrides]],
                          output_dir=tmp_path / "run")
+    fitted = []
+    real_fit = pl.Trainer.fit
+    monkeypatch.setattr(pl.Trainer, "fit", lambda *a, **k: fitted.append(1) or real_fit(*a, **k))
     with pytest.raises(SystemExit) as e:
         reported(_task, "ampose-train")(cfg)
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
+    message = message.format(tmp=tmp_path)
     assert len(err) == 1 and err[0].startswith("ampose-train: error: ") and message in err[0], err
+    assert not fitted  # refused before any training
     monkeypatch.setenv("AMPOSE_DEBUG", "1")  # the traceback stays one variable away: the error itself
     with pytest.raises(Exception, match=re.escape(raw or message)):
         reported(_task, "ampose-train")(cfg)
@@ -562,3 +574,24 @@ def test_training_on_a_test_subject_is_warned(caplog):
     with caplog.at_level("WARNING"):
         warn_if_trained_on_test(OmegaConf.create({"data": {"train_subjects": ["S1"], "test_subjects": ["S9"]}}))
     assert caplog.text == ""
+
+
+def test_a_folder_that_trains_again_sets_its_old_results_aside(compose_train, monkeypatch):
+    """A run extended in its own folder (ckpt_path=last, more epochs) and stopped before the end
+    must not leave the earlier metrics.json standing as its result (ampose-summary reads it as
+    finished): the file is renamed when training starts again."""
+    cfg = compose_train("trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+                        "trainer.limit_test_batches=1", "logger=csv")
+    train(cfg)
+    run = Path(cfg.paths.output_dir)
+    first = (run / "metrics.json").read_text()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pl.Trainer, "fit", killed)
+    again = compose_config("train", [*cfg.hydra.overrides.task, "trainer.max_epochs=2", "ckpt_path=last"],
+                           output_dir=run)
+    with pytest.raises(KeyboardInterrupt):
+        train(again)
+    assert not (run / "metrics.json").exists() and (run / "metrics.previous.json").read_text() == first

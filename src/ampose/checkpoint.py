@@ -148,14 +148,17 @@ TRAINING_KEYS = ("optimizer", "scheduler", "warmup_steps", "grad_clip_norm", "lo
 
 
 def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None = None,
-                    data_cfg: dict[str, Any] | None = None, train_cfg: dict[str, Any] | None = None) -> int:
+                    data_cfg: dict[str, Any] | None = None, train_cfg: dict[str, Any] | None = None,
+                    seed: int | None = None) -> int:
     """Before ``trainer.fit(ckpt_path=path)``: a one-line CheckpointError when the checkpoint's
     network config differs from this run's, or when one keeps a weight average and the other
     does not (``ema``; None: not checked). Lightning would fail deep in ``load_state_dict``.
     With ``data_cfg`` and ``train_cfg`` (a resume), also when the data or the training settings
     (TRAINING_KEYS) differ: a held-out subject left out of the resumed command would silently go
-    into training, and a new lr would be overwritten by the restored optimizer. Returns the
-    checkpoint's global step (where the resumed run's log continues)."""
+    into training, and a new lr would be overwritten by the restored optimizer; with ``seed``,
+    when the checkpoint is another seed's (a sweep re-run in part with ``ckpt_path=last``, whose
+    job folders are numbered by position). Returns the checkpoint's global step (where the
+    resumed run's log continues)."""
     ckpt = read_checkpoint(path, mmap=True)  # Lightning reads the tensors again for the resume
     diff = config_diff((ckpt.get("hyper_parameters") or {}).get("net") or {}, net_cfg)
     if diff:
@@ -179,6 +182,10 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
             raise CheckpointError(f"{path} was trained with other training settings ({diff}); a resume restores "
                                   "the optimizer and schedule, so resume with the run's own options (its "
                                   ".hydra/overrides.yaml), or start a new run from its weights with init_ckpt=")
+    stored_seed = (ckpt.get("ampose") or {}).get("seed")
+    if seed is not None and stored_seed is not None and int(stored_seed) != int(seed):
+        raise CheckpointError(f"{path} is the checkpoint of seed {stored_seed}, not of seed {seed}: a multirun's job "
+                              "folders are numbered by position, so re-run a sweep in part in a folder of its own")
     return int(ckpt.get("global_step", 0))
 
 

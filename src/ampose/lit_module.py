@@ -222,6 +222,7 @@ class LiftingModule(pl.LightningModule):
         # what ampose-summary --curves averages over folds to choose a training length.
         self.val_curve: list[dict[str, float]] = []
         self.data_config: dict[str, Any] | None = None  # set by ampose-train, saved in checkpoints
+        self.run_seed: int | None = None  # the same (a resume must continue the same seed's run)
 
     # ------------------------------------------------------------------ forward
     def forward(self, pose2d: Tensor) -> Tensor:
@@ -461,6 +462,7 @@ class LiftingModule(pl.LightningModule):
         checkpoint["ampose"] = {"version": __version__, "num_joints": self.num_joints,
                                 "net_class": type(self.net).__name__,
                                 "data": getattr(self, "data_config", None),
+                                "seed": getattr(self, "run_seed", None),
                                 "val_curve": list(self.val_curve)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -337,6 +337,19 @@ def checkpoint_to_test(cfg: DictConfig, out_dir: Path, which: str) -> str | None
     return str(ckpt)
 
 
+def set_aside_old_results(out_dir: Path) -> Path | None:
+    """A folder that trains again (a run extended or re-run, e.g. ``ckpt_path=last`` in a sweep
+    folder) must not show its previous ``metrics.json`` as this run's result until it finishes:
+    ``ampose-summary`` takes that file to mean "finished". It is renamed, not deleted."""
+    old = out_dir / "metrics.json"
+    if not old.is_file():
+        return None
+    kept = out_dir / "metrics.previous.json"
+    os.replace(old, kept)
+    log.info("this folder trains again: its previous results are in %s until this run writes new ones", kept)
+    return kept
+
+
 def on_this_machine(trainer_cfg: DictConfig) -> DictConfig:
     """``trainer.accelerator: gpu`` (trainer=gpu, set by the h36m experiments) on a machine without
     a GPU becomes the CPU, with a warning: every config runs anywhere, CI included."""
@@ -367,12 +380,16 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     log.info("data: %s", cfg.data._target_)
     warn_if_trained_on_test(cfg)
     datamodule = instantiate(cfg.data)
+    checked = [datamodule, instantiate(cfg.test_data)] if cfg.get("test_data") and cfg.get("test", True) else [datamodule]
+    for dm in checked:  # a missing file is said now, not after the training (test_data)
+        getattr(dm, "check_files", lambda: None)()
     if cfg.model.get("net") is None:  # e.g. model=lifting, the options every model config shares
         models = sorted(p.stem for p in (find_config_dir() / "model").glob("*.yaml") if p.stem != "lifting")
         raise ValueError(f"the model config has no `net`: choose model={', '.join(models)} "
                          "(model/lifting.yaml only holds their shared options)")
     lit = instantiate(cfg.model)
     lit.data_config = OmegaConf.to_container(cfg.data, resolve=True)  # stored in checkpoints
+    lit.run_seed = _integer("seed", cfg.seed) if cfg.get("seed") is not None else None
     resume = cfg.get("ckpt_path") if cfg.get("train", True) else None
     resume_file = checkpoint_file(resume or "", out_dir)
     resume_step = None
@@ -384,7 +401,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         net_cfg["block"] = OmegaConf.to_container(cfg.model.block, resolve=True)
     if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
         resume_step = check_resumable(resume_file, net_cfg, ema=ema, data_cfg=lit.data_config,
-                                      train_cfg={k: to_plain(lit.hparams.get(k)) for k in lit.hparams})
+                                      train_cfg={k: to_plain(lit.hparams.get(k)) for k in lit.hparams},
+                                      seed=lit.run_seed)
     elif resume == "last":  # the first call of a resumable job; said, since a wrong run dir looks the same
         log.warning("ckpt_path=last: no %s yet, so training starts from the beginning", resume_file)
     elif resume:
@@ -401,6 +419,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     log_hyperparameters(cfg, lit, trainer)
 
     if cfg.get("train", True):
+        if trainer.is_global_zero:
+            set_aside_old_results(out_dir)
         trainer.fit(lit, datamodule=datamodule, ckpt_path=resume)
     # The whole curve, taken now: testing the best checkpoint restores that epoch's (shorter) one.
     val_curve = list(lit.val_curve)

@@ -320,6 +320,16 @@ class PoseDataModule(pl.LightningDataModule):
                 h36m.read_3d(self.root / self.file_3d)  # raises the clear missing-file error
             h36m.ensure_gt_2d(self.root, self.file_3d)
 
+    def check_files(self) -> None:
+        """Raise the loaders' own one-line error now if a file this data needs is missing (for
+        ``test_data``: a typo in its root must not wait for the end of a training)."""
+        if self.dataset == "h36m" and not (self.root / self.file_3d).is_file():
+            h36m.read_3d(self.root / self.file_3d)  # raises the clear missing-file error
+        if self.dataset == "mpi_3dhp" and not self._root_is_synthetic() and not self._test_path().is_file():
+            from ampose.data.mpi_3dhp import load_3dhp_test
+
+            load_3dhp_test(self._test_path(), self.num_joints)  # raises the clear missing-file error
+
     def _root_is_synthetic(self) -> bool:
         return self.root == default_synthetic_root()
 
