@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -349,3 +350,40 @@ def test_a_sweep_tested_on_3dhp_shows_pck_and_auc_highest_first(tmp_path):
     h36m = tmp_path / "h36m"
     _run(h36m, "0", ["seed=1"], p1=50.0, val=45.0)
     assert "3DHP" not in to_markdown(summarise(find_runs(h36m)))
+
+
+def _job(run_dir, name):
+    """Hydra's record of the job (``train`` or ``eval``), as a run folder holds it."""
+    (run_dir / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"job": {"name": name}}}))
+    return run_dir
+
+
+def test_an_evaluation_multirun_joins_each_job_to_its_own_training(tmp_path, monkeypatch):
+    """``ampose-eval -m "ckpt_path=T/0/...,T/1/..." hydra.sweep.dir=T/eval_flip``: eval job 0 shares
+    its folder's name with training job 0 but resumes nothing; each evaluation joins its own
+    training's row (by hand: dropout 0 flipped (49 + 51) / 2 = 50). A training resumed into its own
+    folder, and a copy under experiments/*/runs that resumed itself, still drop their ckpt_path."""
+    monkeypatch.chdir(tmp_path)
+    sweep = Path("outputs/train/multirun/T")  # relative to where the commands ran (hydra.job.chdir: false)
+    for job, (dropout, seed, p1) in enumerate([("0", 1, 50.0), ("0", 2, 52.0), ("0.1", 1, 46.0), ("0.1", 2, 48.0)]):
+        resume = [f"ckpt_path={sweep}/3/checkpoints/last.ckpt"] if job == 3 else []
+        _job(_run(sweep, str(job), [f"model.net.dropout={dropout}", f"seed={seed}", *resume], p1=p1, val=p1), "train")
+        _job(_run(sweep / "eval_flip", str(job), [f"ckpt_path={sweep}/{job}/checkpoints/last.ckpt", "flip_test=true"],
+                  p1=p1 - 1.0, val=p1), "eval")
+    copy = tmp_path / "copies" / "gt17_s42"
+    copy.mkdir(parents=True)
+    (copy / "overrides.yaml").write_text(yaml.safe_dump(["seed=42", "ckpt_path=outputs/real/gt17_s42/checkpoints/last.ckpt"]))
+    (copy / "metrics.json").write_text(json.dumps({"test_results": {"mpjpe_action": 40.0}}))
+    assert find_runs(copy.parent)[0].overrides == {"seed": "42"}
+    for where in (tmp_path, tmp_path / "copies"):  # the summary run where the commands ran, and elsewhere
+        monkeypatch.chdir(where)
+        runs = {str(r.path.relative_to(tmp_path / sweep)): r for r in find_runs(tmp_path / sweep)}
+        assert runs["3"].overrides == {"model.net.dropout": "0.1", "seed": "2"}
+        assert runs["eval_flip/0"].overrides == {"model.net.dropout": "0", "seed": "1", "eval:checkpoint": "last.ckpt",
+                                                 "eval:flip_test": "true"}
+        rows = {r.name: r for r in summarise(list(runs.values()))}
+        flipped = "eval:checkpoint=last.ckpt eval:flip_test=true"
+        assert sorted(rows) == sorted([f"{flipped} model.net.dropout=0", f"{flipped} model.net.dropout=0.1",
+                                       "model.net.dropout=0", "model.net.dropout=0.1"])
+        assert rows[f"{flipped} model.net.dropout=0"].n == 2
+        assert rows[f"{flipped} model.net.dropout=0"].stats["P1 action-wise"][0] == pytest.approx(50.0)

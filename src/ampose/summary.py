@@ -37,6 +37,10 @@ row): the flip-tested checkpoints of three seeds are one row, averaged like thei
 
     ampose-summary experiments/h36m_gt17/runs --over seed
 
+An evaluation multirun (``ampose-eval -m "ckpt_path=S/0/checkpoints/last.ckpt,S/1/..."
+hydra.sweep.dir=S/eval_flip``) joins each job to its own training, although both are named 0, 1, ...:
+a ``ckpt_path`` is taken for a resume of the run itself only when it lies in the run's own folder.
+
 Runs whose epochs differ in size (``data.virtual_bodies`` / ``_views`` / ``_errors`` add copies of
 every training sequence) compare at equal compute with ``--equal-compute``: each curve is then
 indexed by the epochs of the real training samples its run has paid for (one virtual copy: its
@@ -131,6 +135,17 @@ def _curve(metrics: dict, run_dir: Path | None = None, key: str = "mpjpe_action"
     return out
 
 
+def _is_folder(path: Path, run_dir: Path) -> bool:
+    """Whether ``path`` (as the command was given it: absolute, or relative to where it ran) is
+    ``run_dir``: the same folder from here, or ``run_dir``'s trailing folders (a summary run from
+    elsewhere). A name alone does not say it: the jobs of every multirun are named 0, 1, ..."""
+    if (Path.cwd() / path).resolve() == run_dir.resolve():
+        return True
+    parts = path.parts[1:] if path.anchor else path.parts  # without the leading "/"
+    parts = parts[max((i + 1 for i, p in enumerate(parts) if p == ".."), default=0):]  # nor what ".." undoes
+    return bool(parts) and run_dir.resolve().parts[-len(parts):] == parts
+
+
 def _overrides(run_dir: Path) -> dict[str, str]:
     """The run's Hydra overrides (``.hydra/overrides.yaml``; ``overrides.yaml`` in the
     experiments' copies made by experiments/real/collect.py)."""
@@ -142,10 +157,18 @@ def _overrides(run_dir: Path) -> dict[str, str]:
         key, _, value = str(item).partition("=")
         if key.startswith(IGNORED_PREFIXES):
             continue
-        if key == "ckpt_path" and (value == "last" or Path(value).parent.parent.name == run_dir.name):
-            continue  # resuming the run itself; an evaluated checkpoint does name the run
+        if key == "ckpt_path" and _resumes_itself(value, run_dir, copied=f.parent == run_dir):
+            continue  # a resume is the same experiment; an evaluated checkpoint does name the run
         out[key] = value  # a repeated key: the last one wins, as in Hydra
     return out
+
+
+def _resumes_itself(ckpt: str, run_dir: Path, copied: bool) -> bool:
+    """``ckpt_path`` is the run's own checkpoint: ``last``, or a file in its own folder. The copies
+    under experiments/*/runs have left that folder but kept its name (collect.py), so for them the
+    name decides; an evaluation named like its training (eval job 0 of training job 0) is no resume."""
+    trained = Path(ckpt).parent.parent
+    return ckpt == "last" or (trained.name == run_dir.name if copied else _is_folder(trained, run_dir))
 
 
 def _copies(run_dir: Path, overrides: dict[str, str]) -> int:
@@ -221,7 +244,7 @@ def _name_evaluations_by_their_training(runs: list[Run]) -> None:
     is among ``runs`` takes that run's overrides plus its own as ``eval:<key>`` (without the
     checkpoint's path, which differs per seed), and always ``eval:checkpoint=<file>``: an
     evaluation is never counted as one more seed of its training's row. The run is found by its
-    folder's name, and by the path's trailing folders when several share the name; otherwise, and
+    folder's name, and by its path when several share the name (``_is_folder``); otherwise, and
     for an ensemble (``ckpt_path=[A,B]``, of no one run), the evaluation keeps its own."""
     by_name: dict[str, list[Run]] = {}
     for r in runs:
@@ -233,7 +256,7 @@ def _name_evaluations_by_their_training(runs: list[Run]) -> None:
         trained = Path(ckpt).parent.parent
         found = [t for t in by_name.get(trained.name, []) if t is not r and "ckpt_path" not in t.overrides]
         if len(found) > 1:
-            found = [t for t in found if t.path.parts[-len(trained.parts):] == trained.parts]
+            found = [t for t in found if _is_folder(trained, t.path)]
         if len(found) == 1:
             own = {"eval:checkpoint": Path(ckpt).name,
                    **{f"eval:{k}": v for k, v in r.overrides.items() if k != "ckpt_path"}}
