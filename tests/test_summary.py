@@ -387,3 +387,29 @@ def test_an_evaluation_multirun_joins_each_job_to_its_own_training(tmp_path, mon
                                        "model.net.dropout=0", "model.net.dropout=0.1"])
         assert rows[f"{flipped} model.net.dropout=0"].n == 2
         assert rows[f"{flipped} model.net.dropout=0"].stats["P1 action-wise"][0] == pytest.approx(50.0)
+
+
+def test_sort_by_val_is_the_mean_over_folds_a_missing_fold_after(tmp_path, capsys):
+    """--sort-by val orders by the folds' mean, each fold's seeds averaged first. By hand: A's S8
+    seeds (40 + 42) / 2 = 41, with S5 50: (41 + 50) / 2 = 45.5 (pooled over its runs it would be
+    44, ahead of B); B (44 + 46) / 2 = 45. A's run validated on the test subjects (10) is no fold.
+    C holds S8 alone: lowest, but one fold of two, so after A and B; D, no fold at all, last."""
+    for name, setting, fold, seed, val in (("a1", "a", "[S8]", 1, 40.0), ("a2", "a", "[S8]", 2, 42.0),
+                                           ("a3", "a", "[S5]", 1, 50.0), ("a4", "a", None, 1, 10.0),
+                                           ("b1", "b", "[S8]", 1, 44.0), ("b2", "b", "[S5]", 1, 46.0),
+                                           ("c1", "c", "[S8]", 1, 30.0), ("d1", "d", "null", 1, 5.0)):
+        held = [f"data.val_subjects={fold}"] if fold else []
+        _run(tmp_path, name, [f"experiment={setting}", f"seed={seed}", *held], p1=50.0, val=val)
+    rows = summarise(find_runs(tmp_path), over=["seed", "data.val_subjects"], sort_by="val")
+    assert [r.name for r in rows] == ["experiment=b", "experiment=a", "experiment=c", "experiment=d"]
+    assert [(r.val_over_folds, r.folds) for r in rows] == [(45.0, 2), (45.5, 2), (30.0, 1), (5.0, 0)]
+    table = {line.split(" | ")[0].lstrip("| "): line for line in to_markdown(rows).splitlines()}
+    assert "best val MPJPE frame-wise, mean over folds" in table["run"]
+    assert "| 45.5 |" in table["experiment=a"] and "| 30.0 (1 of 2 folds) |" in table["experiment=c"]
+    back = {b["run"]: b for b in csv.DictReader(write_csv(rows, tmp_path / "s.csv").open())}
+    assert back["experiment=a"]["folds"] == "2" and back["experiment=d"]["folds"] == "0"
+    assert float(back["experiment=a"]["best val MPJPE frame-wise, mean over folds"]) == pytest.approx(45.5)
+    main([str(tmp_path), "--over", "seed,data.val_subjects", "--sort-by", "val"])
+    out = capsys.readouterr().out
+    at = [out.index(f"| experiment={x} |") for x in "bacd"]
+    assert at == sorted(at)

@@ -9,7 +9,12 @@ under ``experiments/*/runs``) say what it was. The overrides that
 differ between runs name the rows; runs that differ only in the ``--over`` keys (default: the
 seed) are one row, reported as mean ± sample standard deviation with their count. Rows are
 sorted by the test P1 MPJPE (action-wise), best first, or with ``--sort-by val`` by the best
-validation MPJPE (frame-wise: the checkpoint's metric) when validation is held out of training.
+validation MPJPE (frame-wise: the checkpoint's metric) when validation is held out of training:
+the mean over the held-out folds (``data.val_subjects``) of each fold's mean over its seeds, so a
+fold run with more seeds does not weigh more. A row with fewer folds than the most any row has
+sorts after the rows with all (its mean is over other subjects), marked in a column of the folds'
+mean ("1 of 2 folds"; shown when a row has two folds or more); runs validated on the test
+subjects are no fold and enter no row's mean unless the row has no fold at all.
 A sweep tested on MPI-INF-3DHP alone (no action-wise P1) gets PCK and AUC columns and is sorted
 by PCK, highest first.
 The fold and curve views (``--folds``, ``--curves``) read the action-wise validation curve.
@@ -88,6 +93,8 @@ COLUMNS = (
 )
 HIGHER_IS_BETTER = {"3DHP PCK", "3DHP AUC"}
 SORT_COLUMNS = {"test": "P1 action-wise", "val": "best val MPJPE frame-wise"}
+FOLD_KEY = "data.val_subjects"  # the subjects held out of training: a fold of a leave-one-subject-out sweep
+FOLDS_COLUMN = "best val MPJPE frame-wise, mean over folds"
 # Overrides that differ between runs without saying anything about the experiment.
 IGNORED_PREFIXES = ("hydra.",)
 
@@ -283,6 +290,8 @@ class Row:
     runs: list[Run]
     stats: dict[str, tuple[float, float]]
     failed: int
+    val_over_folds: float | None = None  # see _mean_over_folds
+    folds: int = 0  # held-out folds with a best validation MPJPE
 
     @property
     def n(self) -> int:
@@ -290,9 +299,28 @@ class Row:
         return sum(run.error is None and run.finished for run in self.runs)
 
 
+def _fold(run: Run) -> str | None:
+    """The run's held-out subjects; None when it validated on the test subjects (unset, null or [])."""
+    value = run.overrides.get(FOLD_KEY)
+    return None if value is None or value.strip().lower() in ("null", "[]", "") else value
+
+
+def _mean_over_folds(runs: Sequence[Run], heading: str = SORT_COLUMNS["val"]) -> tuple[float | None, int]:
+    """The mean over the held-out folds of each fold's mean over its runs, and the number of folds.
+    Runs validated on the test subjects are left out, unless no run has a fold (then their mean, 0)."""
+    per: dict[str | None, list[float]] = {}
+    for r in runs:
+        if heading in r.values:
+            per.setdefault(_fold(r), []).append(r.values[heading])
+    held = {f: v for f, v in per.items() if f is not None}
+    means = [sum(v) / len(v) for v in (held or per).values()]
+    return (sum(means) / len(means) if means else None), len(held)
+
+
 def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str = "test") -> list[Row]:
     """Group runs that differ only in the ``over`` keys; best first by ``sort_by`` (``test``: the
-    test P1 MPJPE, ``val``: the best validation MPJPE), rows without that value and failures last."""
+    test P1 MPJPE, ``val``: the best validation MPJPE's mean over the folds, rows with fewer folds
+    than the most any row has after those with all), rows without that value and failures last."""
     if sort_by not in SORT_COLUMNS:
         raise ValueError(f"sort_by must be one of {sorted(SORT_COLUMNS)}, got {sort_by!r}")
     keys = [k for k in varying_keys(runs) if k not in over]
@@ -310,7 +338,10 @@ def summarise(runs: Sequence[Run], over: Sequence[str] = ("seed",), sort_by: str
             vals = [r.values[heading] for r in ok if heading in r.values]
             if vals:
                 stats[heading] = mean_std(vals)
-        rows.append(Row(name, members, stats, failed=sum(r.error is not None for r in members)))
+        rows.append(Row(name, members, stats, sum(r.error is not None for r in members), *_mean_over_folds(ok)))
+    if sort_by == "val":  # the folds' mean: a pooled mean would weigh a fold by its seeds
+        most = max((r.folds for r in rows), default=0)
+        return sorted(rows, key=lambda r: (r.val_over_folds is None, most - r.folds, r.val_over_folds or 0.0, r.name))
     col = SORT_COLUMNS[sort_by]
     if sort_by == "test" and not any(col in r.stats for r in rows) and any("3DHP PCK" in r.stats for r in rows):
         col = "3DHP PCK"  # a cross-dataset sweep tested on MPI-INF-3DHP alone: no action-wise P1
@@ -407,25 +438,36 @@ def _cell(stat: tuple[float, float] | None, n: int) -> str:
     return f"{stat[0]:.1f} ± {stat[1]:.1f}" if n > 1 else f"{stat[0]:.1f}"
 
 
+def _folds_cell(row: Row, most: int) -> str:
+    if row.val_over_folds is None or not row.folds:
+        return ""
+    return f"{row.val_over_folds:.1f}" + (f" ({row.folds} of {most} folds)" if row.folds < most else "")
+
+
 def to_markdown(rows: Sequence[Row]) -> str:
+    """The table; with several held-out folds also the best validation MPJPE's mean over them (what
+    ``--sort-by val`` orders by), a row with fewer folds marked."""
     shown = ([h for h, _ in COLUMNS if any(h in r.stats for r in rows)]
              or [h for h, _ in COLUMNS if h not in HIGHER_IS_BETTER])  # nothing finished: the usual columns
-    head = ["run", "n", *shown, "failed"]
+    most = max((r.folds for r in rows), default=0)
+    head = ["run", "n", *shown, *([FOLDS_COLUMN] if most > 1 else []), "failed"]
     body = []
     for r in rows:
-        cells = [_cell(r.stats.get(h), r.n) for h in shown]
+        cells = [_cell(r.stats.get(h), r.n) for h in shown] + ([_folds_cell(r, most)] if most > 1 else [])
         body.append([r.name, str(r.n), *cells, str(r.failed) if r.failed else ""])
     return tables.to_markdown((head, body))
 
 
 def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
-    """One line per row: name, n, failed, then mean and std of every column (written atomically)."""
-    head = ["run", "n", "failed", *(f"{h} {s}" for h, _ in COLUMNS for s in ("mean", "std"))]
+    """One line per row: name, n, failed, then mean and std of every column, then the best
+    validation MPJPE's mean over the held-out folds and their number (written atomically)."""
+    head = ["run", "n", "failed", *(f"{h} {s}" for h, _ in COLUMNS for s in ("mean", "std")), FOLDS_COLUMN, "folds"]
     body = []
     for r in rows:
         stats = [f"{v:.4f}" if v is not None else "" for h, _ in COLUMNS
                  for v in (r.stats[h] if h in r.stats else (None, None))]
-        body.append([r.name, str(r.n), str(r.failed), *stats])
+        over_folds = f"{r.val_over_folds:.4f}" if r.val_over_folds is not None and r.folds else ""
+        body.append([r.name, str(r.n), str(r.failed), *stats, over_folds, str(r.folds)])
     return tables.write_csv((head, body), path)
 
 
@@ -495,7 +537,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--over", default="seed", help="comma-separated keys to average over (default: seed)")
     p.add_argument("--csv", default=None, help="also write the table as CSV here")
     p.add_argument("--sort-by", choices=sorted(SORT_COLUMNS), default="test",
-                   help="order rows by the test P1 MPJPE or by the best validation MPJPE (held-out selection)")
+                   help="order rows by the test P1 MPJPE, or by the best validation MPJPE (held-out selection): "
+                        "the mean over the folds (data.val_subjects) of each fold's mean over its seeds; a row "
+                        "with fewer folds than the most any row has comes after those with all")
     p.add_argument("--curves", action="store_true",
                    help="also print each row's validation curve averaged over its runs (action-wise "
                         "MPJPE per epoch) and the epoch where that mean is lowest: a training length chosen on folds")
