@@ -413,3 +413,23 @@ def test_sort_by_val_is_the_mean_over_folds_a_missing_fold_after(tmp_path, capsy
     out = capsys.readouterr().out
     at = [out.index(f"| experiment={x} |") for x in "bacd"]
     assert at == sorted(at)
+
+
+def test_a_repeated_seed_is_warned_about_and_still_counted(tmp_path, capsys):
+    """A run repeated in a later session: its row holds seed 1 on S8 twice (n = 4: seeds 1, 2 and 1
+    again on S8, seed 1 on S7), named on stderr. The same seed on another fold is no repeat; a
+    failed run is not counted, so neither is its seed."""
+    for name, seed, fold in (("s1", 1, "[S8]"), ("s2", 2, "[S8]"), ("s1_again", 1, "[S8]"), ("s1_s7", 1, "[S7]")):
+        _run(tmp_path, name, ["model.net.dropout=0", f"seed={seed}", f"data.val_subjects={fold}"], p1=40.0 + seed,
+             val=40.0)
+    _run(tmp_path, "s2_failed", ["model.net.dropout=0", "seed=2", "data.val_subjects=[S8]"], error="out of memory")
+    _run(tmp_path, "other", ["model.net.dropout=0.1", "seed=1", "data.val_subjects=[S8]"], p1=40.0, val=40.0)
+    main([str(tmp_path), "--over", "seed,data.val_subjects"])
+    captured = capsys.readouterr()
+    assert "| model.net.dropout=0 | 4 |" in captured.out  # still counted: each run is a sample
+    assert captured.err.strip().splitlines() == [
+        f"ampose-summary: warning: row 'model.net.dropout=0' holds seed=1 data.val_subjects=[S8] 2 times "
+        f"({tmp_path / 's1'}, {tmp_path / 's1_again'}): n counts each run, not each seed"]
+    main([str(tmp_path), "--over", "seed,data.val_subjects,model.net.dropout"])  # one row: "other" differs in dropout
+    assert [line.split(" (")[0] for line in capsys.readouterr().err.strip().splitlines()] == [
+        "ampose-summary: warning: row 'all runs' holds seed=1 data.val_subjects=[S8] model.net.dropout=0 2 times"]

@@ -7,7 +7,10 @@ Every folder below DIR that holds a run's ``metrics.json`` (or a failed job's ``
 is one run; its Hydra overrides (``.hydra/overrides.yaml``, or ``overrides.yaml`` in the copies
 under ``experiments/*/runs``) say what it was. The overrides that
 differ between runs name the rows; runs that differ only in the ``--over`` keys (default: the
-seed) are one row, reported as mean ± sample standard deviation with their count. Rows are
+seed) are one row, reported as mean ± sample standard deviation with their count. A row holding
+the same seed twice (a run repeated, e.g. in a later session) is warned about on stderr; each run
+still counts in ``n`` and the mean ± std, as the repeat is one more sample of the training's own
+noise but no new seed. Rows are
 sorted by the test P1 MPJPE (action-wise), best first, or with ``--sort-by val`` by the best
 validation MPJPE (frame-wise: the checkpoint's metric) when validation is held out of training:
 the mean over the held-out folds (``data.val_subjects``) of each fold's mean over its seeds, so a
@@ -432,6 +435,20 @@ def folds_markdown(rows: Sequence[Row], fold_key: str = "data.val_subjects") -> 
     return tables.to_markdown((["run", *folds, "mean over folds", "runs per fold"], body))
 
 
+def repeated_runs(rows: Sequence[Row], over: Sequence[str]) -> list[tuple[Row, str, list[Path]]]:
+    """Per row, the ``over`` values (e.g. ``seed=1``) that more than one of its counted runs has, and
+    those runs: a repeat, which ``n`` counts as one more seed."""
+    out = []
+    for row in rows:
+        by_value: dict[str, list[Path]] = {}
+        for r in row.runs:
+            if r.error is None and r.finished:
+                value = " ".join(f"{k}={r.overrides.get(k, '<default>')}" for k in over) or "the same overrides"
+                by_value.setdefault(value, []).append(r.path)
+        out += [(row, value, paths) for value, paths in by_value.items() if len(paths) > 1]
+    return out
+
+
 def _cell(stat: tuple[float, float] | None, n: int) -> str:
     if stat is None:
         return ""
@@ -563,6 +580,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for key in unknown_keys(runs, over + ([args.folds] if args.folds else [])):
         print(f"ampose-summary: warning: no run sets {key}{_did_you_mean(runs, key)}", file=sys.stderr)
     rows = summarise(runs, over=over, sort_by=args.sort_by)
+    for row, value, paths in repeated_runs(rows, over):
+        print(f"ampose-summary: warning: row '{row.name}' holds {value} {len(paths)} times ({', '.join(map(str, paths))}): "
+              f"n counts each run, not each seed", file=sys.stderr)
     print(to_markdown(rows))
     if args.curves:
         folds = [k for k in over if k != "seed"]
