@@ -433,3 +433,11 @@ def test_a_repeated_seed_is_warned_about_and_still_counted(tmp_path, capsys):
     main([str(tmp_path), "--over", "seed,data.val_subjects,model.net.dropout"])  # one row: "other" differs in dropout
     assert [line.split(" (")[0] for line in capsys.readouterr().err.strip().splitlines()] == [
         "ampose-summary: warning: row 'all runs' holds seed=1 data.val_subjects=[S8] model.net.dropout=0 2 times"]
+
+
+def test_a_boolean_override_in_any_case_is_one_value(tmp_path):
+    """A multirun records ``flip_test=True`` where a single run records ``flip_test=true``: one setting, one row."""
+    _run(tmp_path, "single", ["flip_test=true", "seed=1"], p1=40.0, val=40.0)
+    _run(tmp_path, "multi", ["flip_test=True", "seed=2"], p1=42.0, val=40.0)
+    _run(tmp_path, "off", ["flip_test=FALSE", "seed=1"], p1=44.0, val=40.0)
+    assert {r.name: r.n for r in summarise(find_runs(tmp_path))} == {"flip_test=true": 2, "flip_test=false": 1}

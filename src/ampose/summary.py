@@ -167,6 +167,8 @@ def _overrides(run_dir: Path) -> dict[str, str]:
         key, _, value = str(item).partition("=")
         if key.startswith(IGNORED_PREFIXES):
             continue
+        if value.lower() in ("true", "false"):
+            value = value.lower()  # Hydra reads any case; a multirun records flip_test=True, a run flip_test=true
         if key == "ckpt_path" and _resumes_itself(value, run_dir, copied=f.parent == run_dir):
             continue  # a resume is the same experiment; an evaluated checkpoint does name the run
         out[key] = value  # a repeated key: the last one wins, as in Hydra
