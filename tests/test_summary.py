@@ -52,7 +52,7 @@ def sweep(tmp_path):
 
 def test_mean_and_sample_std_by_hand():
     assert mean_std([50.0, 54.0]) == pytest.approx((52.0, 2.8284271247))  # sqrt((4 + 4) / 1)
-    assert mean_std([49.0]) == (49.0, 0.0)
+    assert mean_std([49.0]) == (49.0, None)  # one value measures no spread
 
 
 def test_groups_over_seeds_best_first_failures_last(sweep):
@@ -79,7 +79,14 @@ def test_csv_round_trip(sweep, tmp_path):
     assert float(back[1]["P1 action-wise mean"]) == pytest.approx(52.0)
     assert float(back[1]["P1 action-wise std"]) == pytest.approx(2.8284, abs=1e-4)
     assert back[2]["failed"] == "1" and back[2]["P1 action-wise mean"] == ""
+    assert back[0]["P1 action-wise std"] == "0.0000"  # two seeds that agree
     assert not (tmp_path / "summary.csv.tmp").exists()
+    # one run a row: no spread measured, so no std (not 0.0000), as the markdown shows none
+    rows = summarise(find_runs(sweep), over=())
+    single = list(csv.DictReader(write_csv(rows, tmp_path / "single.csv").open()))
+    assert [b["P1 action-wise std"] for b in single] == [""] * 5
+    assert float(single[0]["P1 action-wise mean"]) == pytest.approx(49.0)
+    assert "| model/block=convnext seed=1 | 1 | 49.0 | 49.5 | 39.0 | 39.5 | 46.0 |  |" in to_markdown(rows)
 
 
 def test_cli(sweep, tmp_path, capsys):
@@ -343,7 +350,7 @@ def test_a_sweep_tested_on_3dhp_shows_pck_and_auc_highest_first(tmp_path):
         (d / "metrics.json").write_text(json.dumps({"test_results": test, "logged": {}}))
     rows = summarise(find_runs(tmp_path))
     assert [r.name for r in rows] == ["data.num_joints=17", "data.num_joints=16"]
-    assert rows[0].stats["3DHP PCK"] == (86.5, 0.0) and rows[0].stats["3DHP AUC"] == (52.0, 0.0)
+    assert rows[0].stats["3DHP PCK"] == (86.5, None) and rows[0].stats["3DHP AUC"] == (52.0, None)
     table = to_markdown(rows)
     assert table.splitlines()[0] == "| run | n | P1 frame-wise | 3DHP PCK | 3DHP AUC | failed |"
     assert "| data.num_joints=17 | 1 | 13.5 | 86.5 | 52.0 |" in table

@@ -281,11 +281,11 @@ def varying_keys(runs: Sequence[Run]) -> list[str]:
     return [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (n - 1; 0 for a single value)."""
+def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (n - 1; None for a single value: no spread was measured)."""
     n = len(values)
     mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
     return mean, std
 
 
@@ -293,7 +293,7 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 class Row:
     name: str
     runs: list[Run]
-    stats: dict[str, tuple[float, float]]
+    stats: dict[str, tuple[float, float | None]]  # heading -> mean_std
     failed: int
     val_over_folds: float | None = None  # see _mean_over_folds
     folds: int = 0  # held-out folds with a best validation MPJPE
@@ -451,10 +451,10 @@ def repeated_runs(rows: Sequence[Row], over: Sequence[str]) -> list[tuple[Row, s
     return out
 
 
-def _cell(stat: tuple[float, float] | None, n: int) -> str:
+def _cell(stat: tuple[float, float | None] | None) -> str:
     if stat is None:
         return ""
-    return f"{stat[0]:.1f} ± {stat[1]:.1f}" if n > 1 else f"{stat[0]:.1f}"
+    return f"{stat[0]:.1f}" if stat[1] is None else f"{stat[0]:.1f} ± {stat[1]:.1f}"
 
 
 def _folds_cell(row: Row, most: int) -> str:
@@ -472,14 +472,15 @@ def to_markdown(rows: Sequence[Row]) -> str:
     head = ["run", "n", *shown, *([FOLDS_COLUMN] if most > 1 else []), "failed"]
     body = []
     for r in rows:
-        cells = [_cell(r.stats.get(h), r.n) for h in shown] + ([_folds_cell(r, most)] if most > 1 else [])
+        cells = [_cell(r.stats.get(h)) for h in shown] + ([_folds_cell(r, most)] if most > 1 else [])
         body.append([r.name, str(r.n), *cells, str(r.failed) if r.failed else ""])
     return tables.to_markdown((head, body))
 
 
 def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
-    """One line per row: name, n, failed, then mean and std of every column, then the best
-    validation MPJPE's mean over the held-out folds and their number (written atomically)."""
+    """One line per row: name, n, failed, then mean and std (empty for a single value) of every
+    column, then the best validation MPJPE's mean over the held-out folds and their number
+    (written atomically)."""
     head = ["run", "n", "failed", *(f"{h} {s}" for h, _ in COLUMNS for s in ("mean", "std")), FOLDS_COLUMN, "folds"]
     body = []
     for r in rows:
