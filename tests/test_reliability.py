@@ -595,3 +595,27 @@ def test_a_folder_that_trains_again_sets_its_old_results_aside(compose_train, mo
     with pytest.raises(KeyboardInterrupt):
         train(again)
     assert not (run / "metrics.json").exists() and (run / "metrics.previous.json").read_text() == first
+
+
+def test_a_choosing_sweeper_on_the_test_subjects_is_warned(caplog, monkeypatch):
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from ampose import train as train_mod
+
+    def sweeper(target):
+        monkeypatch.setattr(train_mod, "_hydra_runtime", lambda: (True, SimpleNamespace(sweeper={"_target_": target})))
+
+    on_test = {"optimized_metric": "val/mpjpe_best", "data": {"val_subjects": None, "test_subjects": ["S9", "S11"]}}
+    sweeper("hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper")
+    with caplog.at_level("WARNING"):
+        train_mod.warn_if_sweeper_optimises_on_test(OmegaConf.create(on_test))
+    assert "OptunaSweeper) optimises val/mpjpe_best, which is measured on the test subjects" in caplog.text
+    caplog.clear()
+    held_out = {**on_test, "data": {"val_subjects": ["S8"], "test_subjects": ["S9", "S11"]}}
+    with caplog.at_level("WARNING"):
+        train_mod.warn_if_sweeper_optimises_on_test(OmegaConf.create(held_out))  # tuned on S8: fine
+        sweeper("hydra._internal.core_plugins.basic_sweeper.BasicSweeper")  # a grid chooses nothing
+        train_mod.warn_if_sweeper_optimises_on_test(OmegaConf.create(on_test))
+    assert caplog.text == ""

@@ -379,6 +379,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     ddp_children_follow_the_job()  # DDP ranks re-launched as this job, into its folder (multirun too)
     log.info("data: %s", cfg.data._target_)
     warn_if_trained_on_test(cfg)
+    warn_if_sweeper_optimises_on_test(cfg)
     datamodule = instantiate(cfg.data)
     checked = [datamodule, instantiate(cfg.test_data)] if cfg.get("test_data") and cfg.get("test", True) else [datamodule]
     for dm in checked:  # a missing file is said now, not after the training (test_data)
@@ -553,6 +554,21 @@ def warn_if_trained_on_test(cfg: DictConfig) -> None:
     if shared:
         log.warning("data.train_subjects include test subjects (%s): the test results are not on held-out data",
                     ", ".join(sorted(shared)))
+
+
+def warn_if_sweeper_optimises_on_test(cfg: DictConfig) -> None:
+    """A warning when a sweeper that chooses (Optuna, not the basic grid) is handed a validation
+    metric measured on the test subjects (data.val_subjects null): it would tune on the test set."""
+    multirun, hc = _hydra_runtime()
+    if not multirun or not cfg.get("optimized_metric") or not str(cfg.optimized_metric).startswith("val/"):
+        return
+    sweeper = str((hc.sweeper or {}).get("_target_", ""))
+    data = cfg.get("data") or {}
+    held_out = data.get("val_subjects") and not _test_subjects_in(data, "val_subjects")
+    if "BasicSweeper" not in sweeper and not held_out and not cfg.get("test_data"):
+        log.warning("the sweeper (%s) optimises %s, which is measured on the test subjects here (data.val_subjects "
+                    "is not a held-out subject): pass e.g. \"data.val_subjects=[S8]\" to tune on held-out data",
+                    sweeper.rsplit(".", 1)[-1], cfg.optimized_metric)
 
 
 def _test_subjects_in(data: Any, key: str) -> set[str]:
