@@ -275,7 +275,7 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
     for extra in ([f"ckpt_path={last}"], ["train=false", f"ckpt_path={last}"]):
         block = compose_config("train", [*cfg.hydra.overrides.task, "model/block=two_residual", *extra],
                                output_dir=tmp_path / "block")
-        with pytest.raises(CheckpointError, match=r"different model configuration \(block: .*OursBlock.*TwoResidualBlock"):
+        with pytest.raises(CheckpointError, match=r"model configuration \(block._target_: .*OursBlock.*TwoResidualBlock"):
             train(block)
     with_ema = compose_config("train", [*cfg.hydra.overrides.task, "model.ema_decay=0.99", f"ckpt_path={last}"],
                               output_dir=tmp_path / "ema")
@@ -292,7 +292,7 @@ def test_resume_from_a_checkpoint_of_another_model_is_one_line(compose_train, tm
     # a restored optimizer would overwrite a new lr: refused, as is a cosine T_max grown with trainer.max_epochs
     lr = compose_config("train", [*cfg.hydra.overrides.task, "model.optimizer.lr=0.01", f"ckpt_path={last}"],
                         output_dir=tmp_path / "lr")
-    with pytest.raises(CheckpointError, match=r"other training settings \(optimizer: .*'lr': 0.001.* in the checkpoint"):
+    with pytest.raises(CheckpointError, match=r"other training settings \(optimizer.lr: 0.001 in the checkpoint, 0.01 here"):
         train(lr)
     # another seed's checkpoint (a sweep re-run in part: job folders are numbered by position)
     seed = compose_config("train", [*cfg.hydra.overrides.task, "seed=43", f"ckpt_path={last}"],

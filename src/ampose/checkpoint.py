@@ -129,11 +129,19 @@ def load_model(path: str | Path, map_location: Any = "cpu", weights_only: bool =
     return load_lit_module(path, map_location, weights_only).eval_net.eval()
 
 
-def config_diff(stored: dict[str, Any], here: dict[str, Any]) -> str:
+def config_diff(stored: dict[str, Any], here: dict[str, Any], prefix: str = "") -> str:
     """The settings a checkpoint and this run both name but set differently, as
-    "key: A in the checkpoint, B here; ..." ('' when they agree or the checkpoint names none)."""
-    return "; ".join(f"{k}: {stored[k]!r} in the checkpoint, {here[k]!r} here"
-                     for k in sorted(here) if k in stored and stored[k] != here[k])
+    "key: A in the checkpoint, B here; ..." ('' when they agree or the checkpoint names none).
+    Nested settings are named by their dotted key (``scheduler.T_max``), not shown whole."""
+    parts = []
+    for k in sorted(here):
+        if k not in stored or stored[k] == here[k]:
+            continue
+        if isinstance(stored[k], dict) and isinstance(here[k], dict):
+            parts.append(config_diff(stored[k], here[k], f"{prefix}{k}."))
+        else:
+            parts.append(f"{prefix}{k}: {stored[k]!r} in the checkpoint, {here[k]!r} here")
+    return "; ".join(p for p in parts if p)
 
 
 # Data settings that say where the files are or how fast they are read, not which samples are
