@@ -40,3 +40,18 @@ def test_without_a_resume_step_the_log_starts_afresh(tmp_path):
     log.log_metrics({"train/loss": 0.9}, step=1)
     log.save()
     assert [(r["step"], r["train/loss"]) for r in _rows(path)] == [("1", "0.9")]
+
+
+def test_an_extended_run_drops_the_earlier_test_row(tmp_path):
+    """A finished run resumed for more epochs tests again: its earlier test row (at the step of
+    its last checkpoint) is not kept beside the new one."""
+    log = CSVLogger(save_dir=tmp_path, name="csv", version="")
+    log.log_metrics({"train/loss": 0.4, "val/mpjpe": 50.0}, step=10)
+    log.log_metrics({"test/mpjpe": 48.0}, step=10)
+    log.save()
+    log = CSVLogger(save_dir=tmp_path, name="csv", version="", keep_until_step=10)
+    log.log_metrics({"train/loss": 0.3, "val/mpjpe": 45.0}, step=20)
+    log.log_metrics({"test/mpjpe": 44.0}, step=20)
+    log.save()
+    rows = _rows(tmp_path / "csv" / "metrics.csv")
+    assert [(r["step"], r["test/mpjpe"]) for r in rows] == [("10", ""), ("20", ""), ("20", "44.0")]

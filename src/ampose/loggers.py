@@ -4,7 +4,7 @@ Lightning's CSVLogger deletes an existing ``metrics.csv`` when it starts, so a r
 its ``last.ckpt`` (the way long runs are split into short GPU calls) loses its training curve.
 Here a resumed run keeps the earlier rows up to the checkpoint's step and appends its own; rows
 logged after that step by the interrupted process are dropped, since the resumed run logs those
-steps again.
+steps again, and so is a test row of the earlier run (a finished run extended tests again).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class _KeepingWriter(_LightningWriter):
         with self._fs.open(self.metrics_file_path, "r", newline="") as f:
             reader = csv.DictReader(f)
             keys = list(reader.fieldnames or [])
-            rows = [r for r in reader if _step(r) <= self._keep_until_step]
+            # A test of the earlier run is not part of the curve: the resumed run tests again.
+            rows = [r for r in reader if _step(r) <= self._keep_until_step and not _is_test_row(r)]
         text = io.StringIO(newline="")
         writer = csv.DictWriter(text, fieldnames=keys)
         writer.writeheader()
@@ -46,6 +47,10 @@ class _KeepingWriter(_LightningWriter):
             with self._fs.open(self.metrics_file_path, "w", newline="") as f:
                 f.write(text.getvalue())
         self.metrics_keys = keys  # save() appends under this header, rewriting it for new keys
+
+
+def _is_test_row(row: dict[str, str]) -> bool:
+    return any(v not in (None, "") for k, v in row.items() if k and k.startswith("test/"))
 
 
 def _step(row: dict[str, str]) -> float:
