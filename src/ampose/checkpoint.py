@@ -168,10 +168,11 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
     job folders are numbered by position). Returns the checkpoint's global step (where the
     resumed run's log continues)."""
     ckpt = read_checkpoint(path, mmap=True)  # Lightning reads the tensors again for the resume
-    diff = config_diff((ckpt.get("hyper_parameters") or {}).get("net") or {}, net_cfg)
+    stored_hp, meta = ckpt.get("hyper_parameters") or {}, ckpt.get("ampose") or {}
+    diff = config_diff(stored_hp.get("net") or {}, net_cfg)
     if diff:
         raise CheckpointError(f"{path} was trained with a different model configuration ({diff})")
-    stored_data = (ckpt.get("ampose") or {}).get("data")
+    stored_data = meta.get("data")
     if data_cfg is not None and isinstance(stored_data, dict):
         diff = config_diff({k: v for k, v in stored_data.items() if k not in DATA_KEYS_FREE_ON_RESUME},
                            {k: v for k, v in data_cfg.items() if k not in DATA_KEYS_FREE_ON_RESUME})
@@ -182,7 +183,6 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
     if ema is not None and had_ema != ema:
         raise CheckpointError(f"{path} was trained {'with' if had_ema else 'without'} a weight average "
                               f"(model.ema_decay); set model.ema_decay {'as it was' if had_ema else 'to null'} to load it")
-    stored_hp = ckpt.get("hyper_parameters") or {}
     if train_cfg is not None:
         diff = config_diff({k: stored_hp[k] for k in TRAINING_KEYS if k in stored_hp},
                            {k: v for k, v in train_cfg.items() if k in TRAINING_KEYS})
@@ -190,7 +190,7 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
             raise CheckpointError(f"{path} was trained with other training settings ({diff}); a resume restores "
                                   "the optimizer and schedule, so resume with the run's own options (its "
                                   ".hydra/overrides.yaml), or start a new run from its weights with init_ckpt=")
-    stored_seed = (ckpt.get("ampose") or {}).get("seed")
+    stored_seed = meta.get("seed")
     if seed is not None and stored_seed is not None and int(stored_seed) != int(seed):
         raise CheckpointError(f"{path} is the checkpoint of seed {stored_seed}, not of seed {seed}: a multirun's job "
                               "folders are numbered by position, so re-run a sweep in part in a folder of its own")

@@ -367,8 +367,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     start = time.time()
     normalise_switches(cfg)
     check_numbers(cfg)
-    if cfg.get("seed") is not None:
-        pl.seed_everything(_integer("seed", cfg.seed), workers=True)
+    seed = _integer("seed", cfg.seed) if cfg.get("seed") is not None else None
+    if seed is not None:
+        pl.seed_everything(seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     which = resolve_test_ckpt(cfg)  # checked before any training: a typo must not cost the run
     test_only = None if cfg.get("train", True) else checkpoint_to_test(cfg, out_dir, which)
@@ -390,7 +391,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
                          "(model/lifting.yaml only holds their shared options)")
     lit = instantiate(cfg.model)
     lit.data_config = OmegaConf.to_container(cfg.data, resolve=True)  # stored in checkpoints
-    lit.run_seed = _integer("seed", cfg.seed) if cfg.get("seed") is not None else None
+    lit.run_seed = seed
     resume = cfg.get("ckpt_path") if cfg.get("train", True) else None
     resume_file = checkpoint_file(resume or "", out_dir)
     resume_step = None
