@@ -17,8 +17,8 @@ beside the file; convert other layouts first (``ampose.layouts.convert``). Unlik
 program fills no missing keypoints: a NaN in a pose gives NaN in that pose's output.
 
 It is a portability format, not a faster one: the graph runs op by op, unfused. On 2 CPU cores one
-pose of the CPU-sized model took 2.2 ms through it against 1.3 ms eager (medians of five runs);
-the paper-sized one was level, about 20 ms. On one H200 one pose of the paper-sized model took
+pose of the CPU-sized model took 1.4 ms through it against 0.75 ms eager; the paper-sized one
+14.1 ms against 17.8 (experiments/bench/cpu-2cores-exported.json). On one H200 one pose of the paper-sized model took
 3.2 ms against 0.59 ms through ``FastLifter``'s CUDA graph (experiments/bench). For speed in
 Python, use ``ampose.predict.lift`` or ``FastLifter``.
 """

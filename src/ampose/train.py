@@ -1,4 +1,4 @@
-"""`ampose-train` (also `python -m ampose.train`): train, test the best checkpoint, print the tables.
+"""`ampose-train` (also `python -m ampose.train`): train, test (``test_ckpt``), print the tables.
 
     ampose-train                                   # CPU-sized default on synthetic data
     ampose-train experiment=h36m_cpn17 data.root=DIR
