@@ -619,3 +619,26 @@ def test_a_choosing_sweeper_on_the_test_subjects_is_warned(caplog, monkeypatch):
         sweeper("hydra._internal.core_plugins.basic_sweeper.BasicSweeper")  # a grid chooses nothing
         train_mod.warn_if_sweeper_optimises_on_test(OmegaConf.create(on_test))
     assert caplog.text == ""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["data.roott=x"], "data.roott is not a config key (misspelt? a new key is added as +data.roott=...)"),
+    (["model=ampse"], "no config 'model/ampse'; available: ampose, ampose_paper, lifting, mlp"),
+    (["data.stride=[1"], "no viable alternative at input '[1'"),
+])
+def test_overrides_hydra_cannot_compose_are_one_line(argv, message):
+    """Hydra's own multi-line messages (a misspelt key without +, an unknown config group, bad
+    syntax) become one line before Hydra runs; what composes, and Hydra's flags, are left alone."""
+    from ampose.train import composition_error
+
+    assert message in composition_error("train", argv)
+    assert composition_error("train", ["data.stride=2", "model=mlp"]) is None
+    assert composition_error("train", ["-m", "seed=1,2", "data.roott=x"]) is None  # a multirun: Hydra's
+
+
+def test_cli_misspelt_key_is_one_line_with_status_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "ampose.train", "data.roott=x"], cwd=tmp_path, env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "ampose-train: error: data.roott is not a config key (misspelt? a new key is added as +data.roott=...)"]

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ampose.checkpoint import load_ensemble, load_lit_module
 from ampose.options import as_bool, check_number
-from ampose.train import find_config_dir, instantiate_loggers, on_this_machine, reported, write_results
+from ampose.train import composition_error, find_config_dir, instantiate_loggers, on_this_machine, reported, write_results
 
 log = logging.getLogger("ampose.eval")
 
@@ -127,6 +127,10 @@ def main() -> None:
     import hydra
 
     sys.argv[1:] = data_field_overrides(sys.argv[1:])
+    problem = composition_error("eval", sys.argv[1:])
+    if problem:
+        print(f"ampose-eval: error: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     task = reported(_task, "ampose-eval")
     hydra.main(config_path=str(find_config_dir()), config_name="eval", version_base="1.3")(task)()
 

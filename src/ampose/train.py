@@ -602,10 +602,49 @@ def resolve_test_ckpt(cfg: DictConfig) -> str:
     return "best"
 
 
+def composition_error(config_name: str, argv: Sequence[str]) -> str | None:
+    """Hydra's message for overrides it cannot compose (a misspelt key, an unknown config group,
+    bad override syntax), in one line, or None when they compose (or when this check cannot say:
+    a multirun's sweep syntax and Hydra's own flags are left to Hydra). The key's own spelling
+    is kept; Hydra's multi-line text and its HYDRA_FULL_ERROR hint are not."""
+    import re
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+
+    if any(a.startswith("-") for a in argv):  # -m, --cfg, --config-dir, ...: Hydra's business
+        return None
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(str(find_config_dir()), version_base="1.3"):
+            compose(config_name, overrides=list(argv))
+    except HydraException as e:
+        text = str(e)
+        key = re.search(r"Could not override '([^']+)'", text)
+        if key and "is not in struct" in f"{text} {e.__cause__}":
+            return f"{key.group(1)} is not a config key (misspelt? a new key is added as +{key.group(1)}=...)"
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "HYDRA_FULL_ERROR" not in ln]
+        group = re.search(r"Could not find '([^']+)'", text)
+        if group:
+            options = [ln for ln in lines[1:] if not ln.startswith(("Available", "Config search", "provider="))]
+            return f"no config {group.group(1)!r}; available: {', '.join(options)}"
+        return "; ".join(lines)
+    finally:
+        GlobalHydra.instance().clear()
+    return None
+
+
 def main() -> None:
     """Console entry point (`ampose-train`)."""
+    import sys
+
     import hydra
 
+    problem = composition_error("train", sys.argv[1:])
+    if problem:
+        print(f"ampose-train: error: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     task = reported(_task, "ampose-train")
     hydra.main(config_path=str(find_config_dir()), config_name="train", version_base="1.3")(task)()
 
