@@ -84,3 +84,19 @@ def test_fused_summary_ratios_by_hand():
         "fused_graphed_speedup_train_paper_b8192": pytest.approx(1.4),
         "fused_speedup_train_paper_b2048": pytest.approx(110 / 90),
     }
+
+
+@pytest.mark.parametrize("argv, message", [(["--seconds", "-1"], "--seconds must be > 0"),
+                                           (["--batches", "0"], "--batches must be >= 1"),
+                                           (["--out", "."], "is a folder: give a .json file")])
+def test_bench_bad_options_are_refused_before_measuring(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        bench_main(["--tiny", "--cpu", *argv])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bench_exported_default_file_does_not_replace_the_full_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bench_main(["--exported", "--tiny", "--cpu"])
+    (written,) = (tmp_path / "experiments" / "bench").iterdir()
+    assert written.name.endswith("_tiny-exported.json")

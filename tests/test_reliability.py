@@ -642,3 +642,13 @@ def test_cli_misspelt_key_is_one_line_with_status_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "ampose-train: error: data.roott is not a config key (misspelt? a new key is added as +data.roott=...)"]
+
+
+def test_an_atomic_write_that_fails_names_the_target_not_the_temporary_file(tmp_path):
+    from ampose.fileio import write_text_atomic
+
+    (tmp_path / "out").mkdir()  # a folder where the file should go
+    with pytest.raises(OSError) as e:
+        write_text_atomic(tmp_path / "out", "x")
+    assert e.value.filename == str(tmp_path / "out") and ".tmp" not in str(e.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary file left

@@ -20,6 +20,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -461,6 +462,16 @@ def _row(r: Result) -> str:
             f"{value} {r.unit:10s} {mem} {r.extra or ''}")
 
 
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tiny", action="store_true", help="CI smoke size: tiny model, few steps")
@@ -483,6 +494,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--profile", action="store_true", help="print a torch.profiler table of the fast step and exit")
     p.add_argument("--profile-batch", type=int, default=8192)
     args = p.parse_args(argv)
+    if args.seconds is not None and not args.seconds > 0:
+        p.error(f"--seconds must be > 0, got {args.seconds}")
+    if args.batches and min(args.batches) < 1:
+        p.error(f"--batches must be >= 1, got {min(args.batches)}")
+    if args.out is not None and args.out.is_dir():  # said now, not after every measurement
+        p.error(f"--out {args.out} is a folder: give a .json file")
     if args.profile:
         for compile_ in (False, True):
             print(f"== profile: paper size, batch {args.profile_batch}, bf16, compile={compile_}")
@@ -512,10 +529,12 @@ def main(argv: list[str] | None = None) -> None:
         "summary": summary,
         "results": [asdict(r) for r in results],
     }
-    suffix = "".join(tag for tag, on in (("_tiny", args.tiny), ("_graphed", args.graphed), ("_fused", args.fused)) if on)
+    suffix = "".join(tag for tag, on in (("_tiny", args.tiny), ("_graphed", args.graphed), ("_fused", args.fused),
+                                         ("-exported", args.exported)) if on)  # never over the full run's file
     out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, json.dumps(record, indent=2))
+    # strict JSON: an unmeasured value (NaN, with its error beside it) is null
+    write_text_atomic(out, json.dumps(_nan_to_none(record), indent=2, allow_nan=False))
     print(f"wrote {out}")
 
 

@@ -24,7 +24,10 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from the rest of a group
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:  # name the file the user asked for, not the temporary one
+            raise OSError(e.errno, e.strerror, str(path)) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
