@@ -94,3 +94,31 @@ def test_synth_into_a_file_is_one_line(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "taken")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("ampose-data: error: ") and "taken" in err[0]
+
+
+def _h5(folder: Path, name: str, frames: int) -> None:
+    h5py = pytest.importorskip("h5py")
+    folder.mkdir(parents=True, exist_ok=True)
+    with h5py.File(folder / f"{name}.h5", "w") as f:
+        f["3D_positions"] = np.full((96, frames), 500.0)  # (32 joints x 3, T) mm, as the release stores it
+
+
+def test_import_refuses_before_writing_anything(tmp_path):
+    """A bad sequence, two files of one sequence, or no known action: one error, and no 3D file
+    is left without its 2D."""
+    poses = tmp_path / "src" / "S1" / "MyPoses" / "3D_positions"
+    _h5(poses, "Walking 1", 4)
+    _h5(poses, "Eating", 0)  # zero-length
+    with pytest.raises(DataFormatError, match="Eating.h5 \\(S1 'Eating'\\): zero-length sequence"):
+        import_h36m(tmp_path / "src", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    (poses / "Eating.h5").unlink()
+    _h5(poses, "TakingPhoto 1", 4)
+    _h5(poses, "Photo 1", 4)
+    with pytest.raises(DataFormatError, match="are both S1 'Photo 1': keep one"):
+        import_h36m(tmp_path / "src", tmp_path / "out")
+    other = tmp_path / "other" / "S1" / "MyPoses" / "3D_positions"
+    _h5(other, "Dancing 1", 4)
+    with pytest.raises(DataFormatError, match="1 position files, none of a known Human3.6M action"):
+        import_h36m(tmp_path / "other", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -91,13 +91,22 @@ def import_h36m(src: str | Path, out_dir: str | Path) -> dict[str, Path]:
         raise DataFileNotFoundError(
             f"{src}: no S*/MyPoses/3D_positions/*.h5 (h36m.zip) nor S*/MyPoseFeatures/D3_Positions/*.cdf files")
     positions: dict[str, dict[str, np.ndarray]] = {}
+    source: dict[tuple[str, str], Path] = {}
     for path, read in found:
         key = canonical_key(path.stem)
         subject = _subject_of(path)
         if key is None or (subject, key) in h36m.SKIP:
             log.info("skipping %s", path)
             continue
+        if (subject, key) in source:  # e.g. TakingPhoto 1 and Photo 1: one would silently replace the other
+            raise DataFormatError(f"{source[subject, key]} and {path} are both {subject} {key!r}: keep one")
+        source[subject, key] = path
+        # checked before anything is written: a bad sequence must not leave a 3D file without its 2D
         positions.setdefault(subject, {})[key] = (read(path) / 1000.0).astype(np.float32)
+        h36m.check_3d(positions[subject][key], f"{path} ({subject} {key!r})")
+    if not positions:
+        raise DataFormatError(f"{src}: {len(found)} position files, none of a known Human3.6M action "
+                              f"({', '.join(sorted({p.stem for p, _ in found})[:5])}, ...)")
     order = sorted(positions, key=lambda s: int(s[1:]))
     positions = {s: dict(sorted(positions[s].items())) for s in order}
     paths = {"3d": out / h36m.FILE_3D, "gt": out / h36m.FILE_2D_GT}

@@ -81,7 +81,8 @@ def _load_key(path: Path, key: str, how_to: str) -> Any:
     return val, extra
 
 
-def _check_3d(a: Any, where: str) -> np.ndarray:
+def check_3d(a: Any, where: str) -> np.ndarray:
+    """A (T, 32 or 17, 3) finite, non-empty sequence, reduced to 17 joints; a one-line error names ``where``."""
     a = np.asarray(a)
     if a.ndim != 3 or a.shape[2] != 3 or a.shape[1] not in (32, 17):
         raise DataFormatError(f"{where}: expected (T, 32, 3) or (T, 17, 3) world positions, got {a.shape}")
@@ -97,7 +98,7 @@ def read_3d(path: Path | str) -> Positions3D:
     pos, _ = _load_key(path, "positions_3d", how_to_get_3d(path.parent))
     out: Positions3D = {}
     for subject, actions in pos.items():
-        out[subject] = {a: _check_3d(x, f"{path.name}[{subject}][{a}]") for a, x in actions.items()}
+        out[subject] = {a: check_3d(x, f"{path.name}[{subject}][{a}]") for a, x in actions.items()}
     first = next((x for acts in pos.values() for x in acts.values()), None)
     if first is not None and np.nanmax(np.abs(first)) > 100:
         raise DataFormatError(f"{path}: values up to {np.nanmax(np.abs(first)):.0f}: expected metres, looks like millimetres")
