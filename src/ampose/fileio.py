@@ -27,6 +27,8 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
         try:
             os.replace(tmp, path)
         except OSError as e:  # name the file the user asked for, not the temporary one
+            if e.errno is None or e.strerror is None:
+                raise
             raise OSError(e.errno, e.strerror, str(path)) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
