@@ -395,7 +395,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     resume = cfg.get("ckpt_path") if cfg.get("train", True) else None
     resume_file = checkpoint_file(resume or "", out_dir)
     resume_step = None
-    from ampose.checkpoint import check_resumable
+    from ampose.checkpoint import TRAINING_KEYS, check_resumable
     from ampose.lit_module import to_plain
 
     net_cfg, ema = OmegaConf.to_container(cfg.model.net, resolve=True), bool(cfg.model.get("ema_decay"))
@@ -403,7 +403,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         net_cfg["block"] = OmegaConf.to_container(cfg.model.block, resolve=True)
     if resume and resume_file.is_file():  # one-line error for a checkpoint of another model
         resume_step = check_resumable(resume_file, net_cfg, ema=ema, data_cfg=lit.data_config,
-                                      train_cfg={k: to_plain(lit.hparams.get(k)) for k in lit.hparams},
+                                      train_cfg={k: to_plain(lit.hparams[k]) for k in TRAINING_KEYS if k in lit.hparams},
                                       seed=lit.run_seed)
     elif resume == "last":  # the first call of a resumable job; said, since a wrong run dir looks the same
         log.warning("ckpt_path=last: no %s yet, so training starts from the beginning", resume_file)
