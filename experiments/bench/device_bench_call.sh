@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 10's bench beside queue jobs, on a two-GPU machine (through experiments/real/device_call.sh):
 #   JOBS=a,b,a_flip QUEUE_BUDGET=520 bash experiments/real/device_call.sh bash experiments/bench/device_bench_call.sh
+# On a one-GPU machine (nvidia-h100-x1) the steps below run on GPU 0 and JOBS must be empty.
 # GPU 1 alone: the CUDA tests of the Triton kernels (KERNEL_TESTS= skips them); tune_fused.py (the kernels' launch settings op
 # by op; TUNE= skips it); the fused bench at batch 16,384 (BATCHES=...) with the tuned settings.
 # GPU 0 meanwhile: the queue jobs in JOBS (none if JOBS is empty).
@@ -12,7 +13,10 @@ if [ -n "${JOBS:-}" ]; then
   CUDA_VISIBLE_DEVICES=0 python3 experiments/real/queue.py --data "$AMPOSE_D" --sh-data "$AMPOSE_D" --budget "${QUEUE_BUDGET:-520}" \
     --out "$OUT" --workers "${QUEUE_WORKERS:-2}" --only "$JOBS" > "$OUT/queue.txt" 2>&1 &
 fi
-export CUDA_VISIBLE_DEVICES=1
+NGPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | wc -l)
+G=$(( NGPU > 1 ? 1 : 0 ))
+if [ "$G" = 0 ] && [ -n "${JOBS:-}" ]; then echo "JOBS needs a second GPU; this machine has $NGPU" >&2; exit 2; fi
+export CUDA_VISIBLE_DEVICES=$G
 if [ -n "${KERNEL_TESTS-1}" ]; then
   timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_fused_kernels.py -k cuda > "$B/pytest.txt" 2>&1
   tail -3 "$B/pytest.txt"
@@ -22,8 +26,8 @@ if [ -n "${TUNE-1}" ]; then
   grep AMPOSE_FUSED_TUNING "$B/tune.txt"
 fi
 export AMPOSE_FUSED_TUNING=$(cat "$B/tuning.env" 2>/dev/null)
-GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader -i 1 | head -1 | tr -c 'A-Za-z0-9\n' '_')
-timeout 160 python3 -m ampose.bench --fused --sizes paper --seconds 2 --batches ${BATCHES:-16384} \
+GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader -i $G | head -1 | tr -c 'A-Za-z0-9\n' '_')
+timeout ${BENCH_LIMIT:-160} python3 -m ampose.bench --fused --sizes paper --seconds 2 --batches ${BATCHES:-16384} \
   --out "$B/${GPU_NAME}_fused.json" > "$B/bench.txt" 2>&1
 tail -12 "$B/bench.txt"
 wait
