@@ -309,3 +309,25 @@ def test_another_3d_file_gets_its_own_ground_truth_2d(tmp_path):
     np.testing.assert_allclose(got.pose2d, want.pose2d, atol=1e-6)
     stale = h36m.load_h36m(tmp_path, ["S9"])  # the default pair is untouched
     assert stale.pose3d.shape != got.pose3d.shape or not np.allclose(stale.pose2d, got.pose2d)
+
+
+def test_stale_ground_truth_2d_cache_refused(tmp_path):
+    """A cached data_2d_h36m_gt.npz made from another 3D file (synthetic data written into the
+    folder before the real file was copied in) is refused, not paired with the new poses."""
+    pos = _tiny_3d()
+    h36m.write_3d(tmp_path / h36m.FILE_3D, pos)
+    assert h36m.ensure_gt_2d(tmp_path) == tmp_path / h36m.FILE_2D_GT
+    assert len(h36m.load_h36m(tmp_path, ["S9"])) == (20 + 15) * 4  # its own cache is accepted
+    moved = {"S9": {a: x + np.float32(0.1) for a, x in pos["S9"].items()}}  # same lengths, other poses
+    h36m.write_3d(tmp_path / h36m.FILE_3D, moved)
+    with pytest.raises(DataFormatError, match=r"not the ground-truth 2D of data_3d_h36m.npz .*px off.*delete it"):
+        h36m.load_h36m(tmp_path, ["S9"])
+    with pytest.raises(DataFormatError, match="not the ground-truth 2D"):
+        h36m.load_h36m(tmp_path, ["S9"], num_joints=16)
+    shorter = {"S9": {a: x[:10] for a, x in pos["S9"].items()}}
+    h36m.write_3d(tmp_path / h36m.FILE_3D, shorter)
+    with pytest.raises(DataFormatError, match="20 frames for 10"):
+        h36m.load_h36m(tmp_path, ["S9"])
+    (tmp_path / h36m.FILE_2D_GT).unlink()  # as the message says: recomputed
+    h36m.ensure_gt_2d(tmp_path)
+    assert len(h36m.load_h36m(tmp_path, ["S9"])) == 20 * 4

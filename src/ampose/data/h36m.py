@@ -18,7 +18,7 @@ from ampose.data.actions import canonical_action
 from ampose.data.arrays import (
     DataError, DataFileNotFoundError, DataFormatError, PoseArrays, check_finite,
 )
-from ampose.data.cameras import CAMERA_IDS, h36m_cameras
+from ampose.data.cameras import CAMERA_IDS, h36m_cameras, subjects_with_cameras
 from ampose.data.skeleton import H36M16, H36M17, H36M17_TO_16, H36M32_TO_17
 from ampose.data.views import (
     check_errors_keypoints,
@@ -197,6 +197,28 @@ def ensure_gt_2d(root: Path | str, file_3d: str = FILE_3D) -> Path | None:
     return path
 
 
+def check_gt_2d(positions_3d: Positions3D, positions_2d: Positions2D, subjects: list[str] | tuple[str, ...],
+                path: Path | str, file_3d: str = FILE_3D) -> None:
+    """A ground-truth 2D file must be the projection of this 3D: a cache left by another 3D file
+    (e.g. synthetic data written into the folder before the real file was copied in) would pair
+    every pose with another pose's 2D. Checks the frame counts and each sequence's first frame."""
+    for s in subjects:
+        if s not in positions_3d or s not in positions_2d or s not in subjects_with_cameras():
+            continue  # build_samples says what is missing
+        for action, x in positions_3d[s].items():
+            for cam, uv in zip(h36m_cameras(s), positions_2d[s].get(action) or [], strict=False):
+                if uv is None:
+                    continue
+                want = cam.project(cam.world_to_camera(x[:1].astype(np.float64)))
+                want = want[:, list(H36M17_TO_16)] if uv.shape[1] == 16 else want
+                off = float(np.abs(want - uv[:1]).max())
+                if len(uv) != len(x) or off > 1.0:  # the field's own file agrees to well under a pixel
+                    got = f"{len(uv)} frames for {len(x)}" if len(uv) != len(x) else f"first frame {off:.0f} px off"
+                    raise DataFormatError(
+                        f"{path} is not the ground-truth 2D of {file_3d} ({s} {action!r} camera {cam.id}: {got}); "
+                        "it was made from another 3D file: delete it and it is recomputed")
+
+
 # -------------------------------------------------------------------------------------- samples
 
 def keypoints_path(root: Path | str, keypoints: str, file_3d: str = FILE_3D) -> Path | None:
@@ -296,6 +318,8 @@ def load_h36m(
     path_2d = keypoints_path(root, keypoints, file_3d)
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
     positions_2d = gt_2d(wanted) if path_2d is None else read_2d(path_2d, num_joints)
+    if keypoints == "gt" and path_2d is not None:
+        check_gt_2d(positions_3d, positions_2d, subjects, path_2d, file_3d)
     parts = [build_samples(positions_3d, positions_2d, subjects, num_joints, stride)]
     if virtual_views or virtual_bodies or virtual_errors:
         strided = {s: {a: x[::stride] for a, x in positions_3d[s].items()} for s in wanted}
