@@ -331,3 +331,26 @@ def test_stale_ground_truth_2d_cache_refused(tmp_path):
     (tmp_path / h36m.FILE_2D_GT).unlink()  # as the message says: recomputed
     h36m.ensure_gt_2d(tmp_path)
     assert len(h36m.load_h36m(tmp_path, ["S9"])) == 20 * 4
+
+
+def test_other_keypoint_layout_refused(tmp_path):
+    """A 17-keypoint file in another order (VideoPose3D's Detectron file is COCO) is refused by its
+    metadata; the field's CPN metadata and the 16-joint SH file's are accepted."""
+    det = h36m.gt_2d(_tiny_3d())
+    coco = {"layout_name": "coco", "num_joints": 17,
+            "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]}
+    np.savez(tmp_path / "coco.npz", positions_2d=np.array(det, dtype=object), metadata=np.array(coco, dtype=object))
+    with pytest.raises(DataFormatError, match="keypoint layout 'coco'"):
+        h36m.read_2d(tmp_path / "coco.npz")
+    del coco["layout_name"]
+    np.savez(tmp_path / "sym.npz", positions_2d=np.array(det, dtype=object), metadata=np.array(coco, dtype=object))
+    with pytest.raises(DataFormatError, match="not the 17-joint Human3.6M order"):
+        h36m.read_2d(tmp_path / "sym.npz")
+    cpn = {"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
+    np.savez(tmp_path / "cpn.npz", positions_2d=np.array(det, dtype=object), metadata=np.array(cpn, dtype=object))
+    assert h36m.read_2d(tmp_path / "cpn.npz")["S9"]["Eating"][0].shape == (15, 17, 2)
+    det16 = {s: {a: [v[:, list(H36M17_TO_16)] for v in views] for a, views in acts.items()} for s, acts in det.items()}
+    sh = {"num_joints": 16, "layout": "h36m-16 (Neck/Nose removed)",
+          "keypoints_symmetry": [[4, 5, 6, 10, 11, 12], [1, 2, 3, 13, 14, 15]]}
+    np.savez(tmp_path / "sh.npz", positions_2d=np.array(det16, dtype=object), metadata=np.array(sh, dtype=object))
+    assert h36m.read_2d(tmp_path / "sh.npz", num_joints=16)["S9"]["Eating"][0].shape == (15, 16, 2)

@@ -118,6 +118,8 @@ def read_2d(path: Path | str, num_joints: int = 17) -> Positions2D:
         raise DataFormatError(f"{path}: metadata num_joints={declared}, expected 17 or 16")
     if declared == 16 and num_joints == 17:
         raise DataFormatError(f"{path} has 16 joints (no Neck/Nose); load it with num_joints=16")
+    if isinstance(meta, dict):
+        _check_layout(meta, path, declared)
     out: Positions2D = {}
     for subject, actions in pos.items():
         out[subject] = {}
@@ -127,6 +129,25 @@ def read_2d(path: Path | str, num_joints: int = 17) -> Positions2D:
                 raise DataFormatError(f"{where}: expected a list of {len(CAMERA_IDS)} camera arrays")
             out[subject][action] = [_check_2d(c, f"{where}[{i}]", declared, num_joints) for i, c in enumerate(cams)]
     return out
+
+
+def _check_layout(meta: dict, path: Path, declared: int | None) -> None:
+    """17 keypoints in another order (VideoPose3D's Detectron file is COCO: nose, eyes, ears, ...)
+    would load as Human3.6M joints; the metadata says so: its layout name or its left/right pairs."""
+    name = meta.get("layout_name", meta.get("layout"))
+    if name is not None and not str(name).lower().startswith(("h36m", "human3.6m")):
+        raise DataFormatError(f"{path}: keypoint layout {str(name)!r}; expected Human3.6M's (layout_name 'h36m')")
+    sym = meta.get("keypoints_symmetry")
+    if sym is None or declared is None:
+        return
+    try:
+        pairs = {frozenset((int(a), int(b))) for a, b in zip(*sym, strict=True)}
+    except (TypeError, ValueError):
+        raise DataFormatError(f"{path}: metadata keypoints_symmetry must be [left joints, right joints]") from None
+    want = {frozenset(p) for p in zip(*symmetry(declared), strict=True)}
+    if pairs != want:
+        raise DataFormatError(f"{path}: keypoints_symmetry {[list(map(int, x)) for x in sym]} is not the "
+                              f"{declared}-joint Human3.6M order's {symmetry(declared)}: another keypoint layout")
 
 
 def _check_2d(a: Any, where: str, declared: int | None, num_joints: int) -> np.ndarray | None:
