@@ -291,3 +291,28 @@ def test_import_synthetic_mat_roundtrip(tmp_path):
     assert arr.subjects == ["TS3"] and len(arr) == int(s["valid"].sum()) and set(arr.scene.tolist()) == {1}
     save_3dhp_test(out, {"TS4": {k: s[k] for k in ("data_2d", "data_3d", "valid")}})  # overwrite
     assert load_3dhp_test(out, 16).subjects == ["TS4"]
+
+
+def test_scene_labels_checked(tmp_path):
+    """Scene labels other than 0 GS / 1 noGS / 2 outdoor (or -1 unknown) are refused: 1-based
+    labels moved every frame to the next scene's column, and -1 or 7 took frames out of every PCK."""
+    seqs = {k: dict(v) for k, v in synthetic_3dhp_sequences(0).items()}
+    one_based = {k: {**v, "scene": np.int64(int(v["scene"]) + 1)} for k, v in seqs.items()}
+    save_3dhp_test(tmp_path / "a.npz", one_based)
+    with pytest.raises(DataFormatError, match="TS1: scene 1, but TS1 is GS"):
+        load_3dhp_test(tmp_path / "a.npz", 17)
+    named = {k: {**v, "scene": ["GS", "GS", "noGS", "noGS", "outdoor", "outdoor"][i]} for i, (k, v) in enumerate(seqs.items())}
+    save_3dhp_test(tmp_path / "b.npz", named)
+    arr = load_3dhp_test(tmp_path / "b.npz", 16)
+    assert set(arr.scene.tolist()) == {0, 1, 2}
+    n = 10
+    pose2d, pose3d = np.zeros((n, 16, 2)), np.random.default_rng(0).normal(0, 0.3, (n, 16, 3))
+    for bad in (7, 3):
+        np.savez(tmp_path / "c.npz", pose2d=pose2d, pose3d=pose3d, scene=np.full(n, bad))
+        with pytest.raises(DataFormatError, match=rf"scene labels \[{bad}\]"):
+            load_3dhp_test(tmp_path / "c.npz", 16)
+    np.savez(tmp_path / "c.npz", pose2d=pose2d, pose3d=pose3d, scene=np.array([-1] * 5 + [2] * 5))
+    assert load_3dhp_test(tmp_path / "c.npz", 16).scene.tolist() == [SCENE_UNKNOWN] * 5 + [2] * 5  # counted overall
+    np.savez(tmp_path / "c.npz", pose2d=pose2d, pose3d=pose3d, valid=np.ones(n - 1))
+    with pytest.raises(DataFormatError, match=r"valid must be \(10,\)"):
+        load_3dhp_test(tmp_path / "c.npz", 16)

@@ -140,6 +140,26 @@ def load_3dhp_test(path: str | os.PathLike, num_joints: int) -> PoseArrays:
     )
 
 
+def _scenes(raw: object, what: str) -> np.ndarray:
+    """Scene labels (0 GS, 1 noGS, 2 outdoor, or their names; -1 unknown) -> int64 with
+    SCENE_UNKNOWN for unknown. Others (1-based labels 1..3, ...) would move frames to the wrong
+    scene's column, or out of every PCK, without a word."""
+    a = np.asarray(raw).reshape(-1)
+    if a.dtype.kind in "US":
+        names = {n.lower(): i for i, n in enumerate(SCENES)}
+        bad = sorted({str(v) for v in a if str(v).lower() not in names})
+        if bad:
+            raise DataFormatError(f"{what}: scene names {bad[:5]}; expected {', '.join(SCENES)}")
+        return np.array([names[str(v).lower()] for v in a], np.int64)
+    if a.dtype.kind not in "iub" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
+        raise DataFormatError(f"{what}: scene labels must be 0 GS, 1 noGS, 2 outdoor (or -1 unknown), got {a.dtype}")
+    a = a.astype(np.int64)
+    bad = sorted(set(np.unique(a).tolist()) - {-1, 0, 1, 2})
+    if bad:
+        raise DataFormatError(f"{what}: scene labels {bad[:5]}; expected 0 GS, 1 noGS, 2 outdoor (or -1 unknown)")
+    return np.where(a < 0, SCENE_UNKNOWN, a)
+
+
 def _sequence_sort_key(name: str) -> tuple[int, str]:
     ts = _ts_name(name)
     return (int(ts[2:]) if ts else 99, str(name))
@@ -171,7 +191,11 @@ def _from_sequences(data: dict, num_joints: int, what: str) -> PoseArrays:
             w, h = IMAGE_SIZE[_ts_name(name)]
         else:
             raise DataFormatError(f"{where}: unknown sequence name and no 'image_size' (w, h) key")
-        scene = int(seq["scene"]) if "scene" in seq else sequence_scene(name)
+        scene = int(_scenes(seq["scene"], f"{where} scene")[0]) if "scene" in seq else sequence_scene(name)
+        known = sequence_scene(name)
+        if "scene" in seq and known >= 0 and scene != known:
+            raise DataFormatError(f"{where}: scene {scene}, but {_ts_name(name)} is {SCENES[known]} ({known}); "
+                                  "expected 0 GS, 1 noGS, 2 outdoor")
         d2, d3 = d2[valid], d3[valid]
         check_finite(d2, f"{where} data_2d of valid frames (frame, joint, coord)")
         check_finite(d3, f"{where} data_3d of valid frames (frame, joint, coord)")
@@ -216,6 +240,8 @@ def _from_flat(
     if j == 17 and num_joints == 16:
         pose2d, pose3d = pose2d[:, list(H36M17_TO_16)], pose3d[:, list(H36M17_TO_16)]
     keep = np.ones(n, bool) if valid is None else np.asarray(valid).reshape(-1) > 0.5
+    if keep.shape != (n,):
+        raise DataFormatError(f"{what}: valid must be ({n},), one flag per frame, got {keep.shape}")
     check_finite(pose2d[keep], f"{what} pose2d (frame, joint, coord)")
     check_finite(pose3d[keep], f"{what} pose3d (frame, joint, coord)")
     if n and np.abs(pose2d[keep]).max() > 4.0:
@@ -230,7 +256,7 @@ def _from_flat(
     names: list[str] = ["3dhp"]
     subject = np.zeros(n, np.int64)
     if scene is not None:
-        scene = np.asarray(scene, np.int64).reshape(-1)
+        scene = _scenes(scene, what)
     elif n == sum(SPIN_VALID_COUNTS.values()) and valid is None:
         split = np.repeat(np.arange(6), list(SPIN_VALID_COUNTS.values()))
         outdoor = split >= 4
