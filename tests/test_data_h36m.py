@@ -354,3 +354,19 @@ def test_other_keypoint_layout_refused(tmp_path):
           "keypoints_symmetry": [[4, 5, 6, 10, 11, 12], [1, 2, 3, 13, 14, 15]]}
     np.savez(tmp_path / "sh.npz", positions_2d=np.array(det16, dtype=object), metadata=np.array(sh, dtype=object))
     assert h36m.read_2d(tmp_path / "sh.npz", num_joints=16)["S9"]["Eating"][0].shape == (15, 16, 2)
+
+
+def test_subject_without_cameras(tmp_path, caplog):
+    """A 3D file with a subject Human3.6M has no cameras for: the others' ground-truth 2D is still
+    cached and loaded; asking for that subject is a DataError (was a KeyError from the cache)."""
+    pos = _tiny_3d()
+    pos["S2"] = dict(pos["S9"])
+    h36m.write_3d(tmp_path / h36m.FILE_3D, pos)
+    assert h36m.ensure_gt_2d(tmp_path) is not None and "no Human3.6M cameras for subjects S2" in caplog.text
+    assert list(h36m.read_2d(tmp_path / h36m.FILE_2D_GT)) == ["S9"]
+    assert len(h36m.load_h36m(tmp_path, ["S9"])) == (20 + 15) * 4
+    with pytest.raises(DataError, match="subject S2 has no Human3.6M cameras"):
+        h36m.load_h36m(tmp_path, ["S2"])
+    (tmp_path / h36m.FILE_2D_GT).unlink()
+    with pytest.raises(DataError, match="subject S2 has no Human3.6M cameras"):
+        h36m.load_h36m(tmp_path, ["S9", "S2"])  # projected on the fly

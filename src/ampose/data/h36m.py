@@ -169,9 +169,17 @@ def _check_2d(a: Any, where: str, declared: int | None, num_joints: int) -> np.n
 
 
 def gt_2d(positions_3d: Positions3D) -> Positions2D:
-    """Ground-truth 2D: project the 17-joint world 3D through each subject's 4 cameras (px)."""
+    """Ground-truth 2D: project the 17-joint world 3D through each subject's 4 cameras (px).
+
+    A subject without packaged cameras (a file with more subjects than Human3.6M's seven) is left
+    out with a warning, so that the others still get theirs (build_samples refuses to load it)."""
     out: Positions2D = {}
+    uncalibrated = [s for s in positions_3d if s not in subjects_with_cameras()]
+    if uncalibrated:
+        log.warning("no Human3.6M cameras for subjects %s: left out of the ground-truth 2D", ", ".join(uncalibrated))
     for subject, actions in positions_3d.items():
+        if subject in uncalibrated:
+            continue
         cams = h36m_cameras(subject)
         out[subject] = {
             action: [c.project(c.world_to_camera(x.astype(np.float64))).astype(np.float32) for c in cams]
@@ -267,6 +275,8 @@ def build_samples(
     for si, subject in enumerate(subjects):
         if subject not in positions_3d:
             raise DataError(f"subject {subject} is not in the 3D data (it has {', '.join(positions_3d)})")
+        if subject not in subjects_with_cameras():
+            raise DataError(f"subject {subject} has no Human3.6M cameras (known: {', '.join(subjects_with_cameras())})")
         if subject not in positions_2d:
             raise DataError(f"subject {subject} is not in the 2D keypoints (they have {', '.join(positions_2d)})")
         orphans += [f"{subject} {a!r}" for a in positions_2d[subject]
