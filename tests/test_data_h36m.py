@@ -370,3 +370,19 @@ def test_subject_without_cameras(tmp_path, caplog):
     (tmp_path / h36m.FILE_2D_GT).unlink()
     with pytest.raises(DataError, match="subject S2 has no Human3.6M cameras"):
         h36m.load_h36m(tmp_path, ["S9", "S2"])  # projected on the fly
+
+
+def test_original_action_names_meet_the_fields(tmp_path, caplog):
+    """3D keyed by the original release's names ("TakingPhoto 1", "WalkingDog") and 2D by the
+    field's ("Photo 1", "WalkDog", as VideoPose3D's CPN file): one sequence, not two dropped ones."""
+    tiny = _tiny_3d()["S9"]
+    pos = {"S9": {"TakingPhoto 1": tiny["Walking 1"], "WalkingDog": tiny["Eating"], "Photo": tiny["Eating"]}}
+    det = h36m.gt_2d(pos)["S9"]
+    det = {"S9": {"Photo 1": det["TakingPhoto 1"], "WalkDog": det["WalkingDog"], "Photo": det["Photo"]}}
+    h36m.write_3d(tmp_path / h36m.FILE_3D, pos)
+    h36m.write_2d(tmp_path / "det.npz", det)
+    arr = h36m.load_h36m(tmp_path, ["S9"], keypoints="det.npz", virtual_bodies=1)
+    assert len(arr) == 2 * (20 + 15 + 15) * 4
+    assert "skipped" not in caplog.text and "without" not in caplog.text
+    want = h36m.build_samples(pos, h36m.gt_2d(pos), ["S9"])
+    np.testing.assert_allclose(arr.pose2d[: len(want)], want.pose2d, atol=1e-5)

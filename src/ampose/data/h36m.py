@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ampose.data.actions import canonical_action
+from ampose.data.actions import canonical_action, canonical_name
 from ampose.data.arrays import (
     DataError, DataFileNotFoundError, DataFormatError, PoseArrays, check_finite,
 )
@@ -261,6 +261,30 @@ def keypoints_path(root: Path | str, keypoints: str, file_3d: str = FILE_3D) -> 
     return Path(name) if Path(name).is_absolute() else root / name
 
 
+def _sequence_name(key: str) -> str:
+    """"TakingPhoto 1" -> "Photo 1": the original release's action names as the field's."""
+    words = key.split(None, 1)
+    try:
+        return " ".join([canonical_name(words[0]), *words[1:]])
+    except (KeyError, IndexError):
+        return key
+
+
+def match_actions(positions_3d: Positions3D, positions_2d: Positions2D) -> Positions2D:
+    """The 2D keyed by the 3D's names where the files name one sequence differently (the original
+    release's "TakingPhoto 1", "WalkingDog" against the field's "Photo 1", "WalkDog"); else the
+    sequence's 2D would be dropped as missing."""
+    out: Positions2D = {}
+    for subject, actions in positions_2d.items():
+        mocap = positions_3d.get(subject, {})
+        names = {_sequence_name(a): a for a in mocap}
+        out[subject] = {}
+        for action, views in actions.items():
+            name = names.get(_sequence_name(action), action)
+            out[subject][action if action in mocap or name in actions else name] = views
+    return out
+
+
 def build_samples(
     positions_3d: Positions3D, positions_2d: Positions2D, subjects: list[str] | tuple[str, ...],
     num_joints: int = 17, stride: int = 1,
@@ -348,7 +372,7 @@ def load_h36m(
     positions_3d = read_3d(Path(root) / file_3d)
     path_2d = keypoints_path(root, keypoints, file_3d)
     wanted = {s: positions_3d[s] for s in subjects if s in positions_3d}
-    positions_2d = gt_2d(wanted) if path_2d is None else read_2d(path_2d, num_joints)
+    positions_2d = gt_2d(wanted) if path_2d is None else match_actions(positions_3d, read_2d(path_2d, num_joints))
     if keypoints == "gt" and path_2d is not None:
         check_gt_2d(positions_3d, positions_2d, subjects, path_2d, file_3d)
     parts = [build_samples(positions_3d, positions_2d, subjects, num_joints, stride)]
