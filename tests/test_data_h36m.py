@@ -222,6 +222,13 @@ def test_wrong_keys(tmp_path):
     (tmp_path / "junk.npz").write_text("not a zip")
     with pytest.raises(DataFormatError, match="not a readable npz"):
         h36m.read_3d(tmp_path / "junk.npz")
+    # a subject holding a list of sequences, not a dict action -> arrays
+    np.savez(tmp_path / "list.npz", positions_3d=np.array({"S9": [np.zeros((5, 17, 3))]}, dtype=object),
+             positions_2d=np.array({"S9": [np.zeros((5, 17, 2))] * 4}, dtype=object))
+    with pytest.raises(DataFormatError, match=r"list.npz\[S9\]: expected a dict action -> arrays, got list"):
+        h36m.read_3d(tmp_path / "list.npz")
+    with pytest.raises(DataFormatError, match=r"list.npz\[S9\]: expected a dict action -> arrays, got list"):
+        h36m.read_2d(tmp_path / "list.npz")
 
 
 @pytest.mark.parametrize("shape,match", [((10, 20, 3), r"\(T, 32, 3\)"), ((10, 17, 2), r"\(T, 32, 3\)"),

@@ -81,6 +81,11 @@ def _load_key(path: Path, key: str, how_to: str) -> Any:
     return val, extra
 
 
+def _check_actions(actions: Any, where: str) -> None:
+    if not isinstance(actions, dict):
+        raise DataFormatError(f"{where}: expected a dict action -> arrays, got {type(actions).__name__}")
+
+
 def check_3d(a: Any, where: str) -> np.ndarray:
     """A (T, 32 or 17, 3) finite, non-empty sequence, reduced to 17 joints; a one-line error names ``where``."""
     a = np.asarray(a)
@@ -98,6 +103,7 @@ def read_3d(path: Path | str) -> Positions3D:
     pos, _ = _load_key(path, "positions_3d", how_to_get_3d(path.parent))
     out: Positions3D = {}
     for subject, actions in pos.items():
+        _check_actions(actions, f"{path.name}[{subject}]")
         out[subject] = {a: check_3d(x, f"{path.name}[{subject}][{a}]") for a, x in actions.items()}
     first = next((x for acts in pos.values() for x in acts.values()), None)
     if first is not None and np.nanmax(np.abs(first)) > 100:
@@ -122,6 +128,7 @@ def read_2d(path: Path | str, num_joints: int = 17) -> Positions2D:
         _check_layout(meta, path, declared)
     out: Positions2D = {}
     for subject, actions in pos.items():
+        _check_actions(actions, f"{path.name}[{subject}]")
         out[subject] = {}
         for action, cams in actions.items():
             where = f"{path.name}[{subject}][{action}]"
