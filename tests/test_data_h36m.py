@@ -264,6 +264,11 @@ def test_bad_2d_files(tmp_path):
     with pytest.raises(DataFormatError, match=r"\(T, 17, 2\)"):
         h36m.read_2d(tmp_path / "j5.npz")
     det = h36m.gt_2d(_tiny_3d())
+    det["S9"]["Eating"][1] = det["S9"]["Eating"][1] / 500 - 1  # already screen-normalised: would be again
+    h36m.write_2d(tmp_path / "normalised.npz", det)
+    with pytest.raises(DataFormatError, match=r"Eating\]\[1\]: values within .*expected pixels"):
+        h36m.read_2d(tmp_path / "normalised.npz")
+    det = h36m.gt_2d(_tiny_3d())
     h36m.write_2d(tmp_path / "meta.npz", det, num_joints=16)  # metadata disagrees with the arrays
     with pytest.raises(DataFormatError, match="num_joints"):
         h36m.read_2d(tmp_path / "meta.npz", num_joints=16)

@@ -170,6 +170,9 @@ def _check_2d(a: Any, where: str, declared: int | None, num_joints: int) -> np.n
     if len(a) == 0:
         raise DataFormatError(f"{where}: zero-length sequence")
     check_finite(a, f"{where} (frame, joint, coord)")
+    if np.abs(a).max() <= 2.0:  # a person in a 1000 px frame spans hundreds of pixels
+        raise DataFormatError(f"{where}: values within +-{np.abs(a).max():.2f}: expected pixels, "
+                              "looks screen-normalised already (the loader normalises by each camera's size)")
     if a.shape[1] == 17 and num_joints == 16:
         a = a[:, list(H36M17_TO_16)]
     return a.astype(np.float32)
