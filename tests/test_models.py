@@ -162,3 +162,28 @@ def test_drop_path_schedule_and_eval_equivalence():
     torch.testing.assert_close(net.eval()(x), plain.eval()(x))
     net.train()
     assert not torch.allclose(net(x), plain(x))  # training draws drops
+
+
+@pytest.mark.parametrize("block", ["ours", "two_residual", "transformer", "convnext"])
+def test_bf16_residual_stream(block):
+    """bf16_residual keeps the stream between layers in the autocast dtype, and only under autocast:
+    in fp32 the two networks are the same function; under bf16 autocast they agree to bf16 rounding."""
+    torch.manual_seed(0)
+    plain = AMPose(num_joints=17, dim=32, depth=2, num_heads=4, block=block)
+    low = AMPose(num_joints=17, dim=32, depth=2, num_heads=4, block=block, bf16_residual=True)
+    low.load_state_dict(plain.state_dict())
+    x = torch.randn(8, 17, 2)
+    assert torch.equal(plain(x), low(x))  # no autocast: nothing changes
+
+    seen: dict[str, list[torch.dtype]] = {"plain": [], "low": []}
+    for name, net in (("plain", plain), ("low", low)):
+        for layer in net.layers:
+            layer.register_forward_hook(lambda m, i, o, name=name: seen[name].append(i[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y_plain, y_low = plain(x), low(x)
+    assert seen["plain"] == [torch.float32] * 2  # autocast alone promotes the stream to fp32
+    assert seen["low"] == [torch.bfloat16] * 2
+    assert (y_low.float() - plain(x)).abs().max() < 0.1 * plain(x).abs().max()
+    y_low.float().sum().backward()  # gradients flow through the bf16 stream to the fp32 weights
+    assert low.embed.weight.grad is not None and low.embed.weight.grad.dtype == torch.float32
+    assert torch.isfinite(y_plain).all()

@@ -27,8 +27,12 @@ if [ -n "${TUNE-1}" ]; then
 fi
 export AMPOSE_FUSED_TUNING=$(cat "$B/tuning.env" 2>/dev/null)
 GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader -i $G | head -1 | tr -c 'A-Za-z0-9\n' '_')
-timeout ${BENCH_LIMIT:-160} python3 -m ampose.bench --fused --sizes paper --seconds 2 --batches ${BATCHES:-16384} \
-  --out "$B/${GPU_NAME}_fused.json" > "$B/bench.txt" 2>&1
-tail -12 "$B/bench.txt"
+# VARIANTS: one bench per word, "plain" (the default network) and/or "bf16res" (--bf16-residual)
+for v in ${VARIANTS:-plain}; do
+  flag=""; [ "$v" = plain ] || flag="--bf16-residual"
+  timeout ${BENCH_LIMIT:-160} python3 -m ampose.bench --fused --sizes paper --seconds 2 --batches ${BATCHES:-16384} \
+    $flag --out "$B/${GPU_NAME}_fused_$v.json" > "$B/bench_$v.txt" 2>&1
+  echo "== $v"; tail -12 "$B/bench_$v.txt"
+done
 wait
 [ -z "${JOBS:-}" ] || tail -12 "$OUT/queue.txt"

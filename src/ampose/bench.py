@@ -34,6 +34,11 @@ SIZES = {
     "cpu": dict(dim=64, depth=2, num_heads=4),  # conf/model/ampose.yaml, the `make train` default
     "tiny": dict(dim=16, depth=1, num_heads=2),
 }
+NETWORK_OPTIONS: dict[str, Any] = {}  # AMPose options for every measured network (--bf16-residual)
+
+
+def _network(size: str) -> AMPose:
+    return AMPose(**SIZES[size], **NETWORK_OPTIONS)
 
 
 @dataclass
@@ -99,7 +104,7 @@ def bench_train_fast(
 
 def _bench_train_fast(size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float) -> Result:
     torch.manual_seed(0)
-    model = AMPose(**SIZES[size]).to(device).train()
+    model = _network(size).to(device).train()
     fused = device.type == "cuda"
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused)
     step_model = torch.compile(model) if compile and device.type == "cuda" else model
@@ -137,7 +142,7 @@ def bench_train_graphed(
 
 def _bench_train_graphed(size: str, batch: int, device: torch.device, compile: bool, seconds: float) -> Result:
     torch.manual_seed(0)
-    model = AMPose(**SIZES[size]).to(device).train()
+    model = _network(size).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True, capturable=True)
     fwd = torch.compile(model) if compile else model
     x_all, y_all = _fake_dataset(max(batch * 8, 65536), model.num_joints, device)
@@ -174,7 +179,7 @@ def _bench_train_graphed(size: str, batch: int, device: torch.device, compile: b
 def bench_train_paper_recipe(size: str, device: torch.device, seconds: float, batch: int = 128) -> Result:
     """Samples/s of the paper recipe as usually run: fp32, eager, Adam, CPU DataLoader, batch 128."""
     torch.manual_seed(0)
-    model = AMPose(**SIZES[size]).to(device).train()
+    model = _network(size).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=2.5e-5)
     x_all, y_all = _fake_dataset(batch * 512, model.num_joints, torch.device("cpu"))
     loader = torch.utils.data.DataLoader(
@@ -226,7 +231,7 @@ def bench_inference(
 
 
 def _bench_inference(size: str, batch: int, device: torch.device, compile: bool, bf16: bool, seconds: float) -> Result:
-    model = AMPose(**SIZES[size])
+    model = _network(size)
     lifter = FastLifter(model, device=device, bf16=bf16, compile=compile, cuda_graph=False)
     x = _fake_dataset(batch, model.num_joints, device)[0]
     return _time_steps(lambda: lifter(x, batch_size=batch), device, batch, seconds, Result(
@@ -241,7 +246,7 @@ def fused_correctness(size: str, batch: int, device: torch.device) -> list[Resul
         if not fused_ops.enabled_for(torch.empty(0, device=device)):
             raise RuntimeError("the fused kernels need a GPU and triton")
     torch.manual_seed(0)
-    model = AMPose(**SIZES[size]).to(device).train()
+    model = _network(size).to(device).train()
     x, y = _fake_dataset(batch, model.num_joints, device)
     results = []
     for bf16 in (False, True):
@@ -314,7 +319,7 @@ def _fused_summary(results: list[Result]) -> dict:
 
 def bench_latency(size: str, device: torch.device, cuda_graph: bool, bf16: bool, repeats: int) -> Result:
     """Median wall-clock latency of one pose, host tensor in, result on the host."""
-    model = AMPose(**SIZES[size])
+    model = _network(size)
     if device.type == "cpu":
         torch.set_num_threads(max(1, os.cpu_count() or 1))
     lifter = FastLifter(model, device=device, bf16=bf16, cuda_graph=cuda_graph)
@@ -344,7 +349,7 @@ def bench_exported(size: str, device: torch.device, repeats: int, batch: int = 4
     A program that cannot run there is recorded with its error, not raised."""
     from ampose.export import export_lifter, load_lifter
 
-    model = AMPose(**SIZES[size]).eval()
+    model = _network(size).eval()
     rows = [Result("exported_latency", size, 1, False, "fp32", float("nan"), "ms"),
             Result("exported_inference", size, batch, False, "fp32", float("nan"), "poses/s")]
     try:
@@ -431,7 +436,7 @@ def profile_train_step(size: str, batch: int, compile: bool, steps: int = 10) ->
     from torch.profiler import ProfilerActivity, profile
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = AMPose(**SIZES[size]).to(device).train()
+    model = _network(size).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     fwd = torch.compile(model) if compile and device.type == "cuda" else model
     x, y = _fake_dataset(batch, model.num_joints, device)
@@ -491,6 +496,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batches", nargs="+", type=int, default=None,
                    help="training batch sizes to measure instead of each mode's own (e.g. --fused --batches 128 "
                         "256 times the paper's batch on the fast path)")
+    p.add_argument("--bf16-residual", action="store_true",
+                   help="every network with AMPose(bf16_residual=True): the residual stream in bf16 under autocast")
     p.add_argument("--profile", action="store_true", help="print a torch.profiler table of the fast step and exit")
     p.add_argument("--profile-batch", type=int, default=8192)
     args = p.parse_args(argv)
@@ -500,6 +507,9 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--batches must be >= 1, got {min(args.batches)}")
     if args.out is not None and args.out.is_dir():  # said now, not after every measurement
         p.error(f"--out {args.out} is a folder: give a .json file")
+    NETWORK_OPTIONS.clear()
+    if args.bf16_residual:
+        NETWORK_OPTIONS["bf16_residual"] = True
     if args.profile:
         for compile_ in (False, True):
             print(f"== profile: paper size, batch {args.profile_batch}, bf16, compile={compile_}")
@@ -525,12 +535,12 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "device": device_name, "torch": torch.__version__, "python": platform.python_version(),
         "params": {k: count_parameters(AMPose(**v)) for k, v in SIZES.items()},
-        "fused_tuning": dict(fused_ops.TUNING), "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0,
+        "network_options": dict(NETWORK_OPTIONS), "fused_tuning": dict(fused_ops.TUNING), "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0,
         "summary": summary,
         "results": [asdict(r) for r in results],
     }
     suffix = "".join(tag for tag, on in (("_tiny", args.tiny), ("_graphed", args.graphed), ("_fused", args.fused),
-                                         ("-exported", args.exported)) if on)  # never over the full run's file
+                                         ("-exported", args.exported), ("_bf16res", args.bf16_residual)) if on)  # never over the full run's file
     out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     # strict JSON: an unmeasured value (NaN, with its error beside it) is null

@@ -45,6 +45,10 @@ class AMPose(nn.Module):
             ``f(dim=, adjacency=, dropout=)``, or None for no GCN blocks.
         attention: include the transformer encoders.
         in_dim: input channels per joint (2 for x, y).
+        bf16_residual: under autocast, carry the residual stream between layers in the autocast
+            dtype (bf16) instead of fp32, as Megatron-style bf16 training does. The element-wise
+            kernels around every layer (residual adds, LayerNorm, GELU, their backward) then move
+            half the bytes. Without autocast (fp32 training, and every test step) it changes nothing.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class AMPose(nn.Module):
         block: str | BlockFactory | None = "ours",
         attention: bool = True,
         in_dim: int = 2,
+        bf16_residual: bool = False,
     ) -> None:
         super().__init__()
         if depth < 1:
@@ -76,7 +81,7 @@ class AMPose(nn.Module):
             raise ValueError(f"drop_path={drop_path} drops the encoders' branches, and this network has no "
                              f"encoders (attention=False, e.g. the pure GCN); set drop_path=0")
         adjacency = group_adjacency(num_joints)  # validates num_joints
-        self.num_joints, self.in_dim = num_joints, in_dim
+        self.num_joints, self.in_dim, self.bf16_residual = num_joints, in_dim, bf16_residual
 
         self.embed = nn.Linear(in_dim, dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, num_joints, dim))
@@ -98,9 +103,13 @@ class AMPose(nn.Module):
             raise ValueError(
                 f"expected input (B, {self.num_joints}, {self.in_dim}), got {tuple(x.shape)}"
             )
-        h = self.drop(self.embed(x) + self.pos_embed)  # (B, J, C)
+        e = self.embed(x)  # bf16 under autocast; adding the fp32 position promotes to fp32
+        pos = self.pos_embed.to(e.dtype) if self.bf16_residual else self.pos_embed
+        h = self.drop(e + pos)  # (B, J, C)
         for layer in self.layers:
-            h = layer(h)
+            # a layer whose output is promoted (an fp32 bias or LayerNorm) is cast back: Inductor
+            # fuses the cast into the kernel that writes it. A no-op while the stream is fp32.
+            h = layer(h).to(h.dtype)
         return self.head(self.norm(h))  # (B, J, 3)
 
 

@@ -21,5 +21,6 @@ class OursBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.drop(F.gelu(self.norm1(self.gc1(x))))  # plain: no residual
-        return y + self.drop(F.gelu(self.norm2(self.gc2(y))))  # residual
+        # .to(x.dtype): a bf16 stream (AMPose's bf16_residual) stays bf16; no-op for fp32
+        y = self.drop(F.gelu(self.norm1(self.gc1(x)))).to(x.dtype)  # plain: no residual
+        return y + self.drop(F.gelu(self.norm2(self.gc2(y)))).to(x.dtype)  # residual
