@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -231,7 +232,26 @@ def test_cli_output_under_a_file_is_one_line_naming_it(tmp_path, monkeypatch, ca
     monkeypatch.setattr(predict, "_load", lambda model, ckpt: XYZero())
     np.save(tmp_path / "kp.npy", coco_sequence(1))
     rc = predict.main(["ckpt_path=x.ckpt", f"input={tmp_path / 'kp.npy'}", f"output={tmp_path / 'kp.npy' / 'o'}",
-                       "image_size=[10,10]", "layout=coco"])
+                       "image_size=[1000,800]", "layout=coco"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1, err
     assert str(tmp_path / "kp.npy") in err[0] and "a file stands where the output needs a folder" in err[0]
+
+
+def test_normalised_keypoints_are_refused_not_lifted_as_a_tiny_pose():
+    kp = coco_sequence(2)
+    kp[..., :2] /= [W, H]  # MediaPipe-style [0, 1] coordinates
+    with pytest.raises(KeypointError, match="they look normalised"):
+        lift(kp, image_size=(W, H), model=XYZero())
+    kp[..., :2] *= [W, H]  # the same in pixels lifts
+    assert np.isfinite(lift(kp, image_size=(W, H), model=XYZero())).all()
+
+
+def test_keypoints_far_outside_the_image_warn_of_a_swapped_image_size():
+    kp = coco_sequence(2)
+    kp[..., 0] += 1000  # x in 1100..1700 px: inside a 1920x1080 frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lift(kp, image_size=(1920, 1080), model=XYZero())
+    with pytest.warns(UserWarning, match=r"outside image_size 1080x1920 .*\(width, height\)"):
+        lift(kp, image_size=(1080, 1920), model=XYZero())  # (h, w) given by mistake

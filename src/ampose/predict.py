@@ -36,7 +36,7 @@ from ampose.data.skeleton import skeleton_for
 from ampose.data.transforms import flip_pose
 from ampose.fileio import describe_error, save_npy_atomic, write_text_atomic
 from ampose.inference import FastLifter
-from ampose.layouts import convert, get_layout
+from ampose.layouts import convert, get_layout, valid_mask
 from ampose.options import as_bool
 from ampose.smoothing import one_euro
 
@@ -242,6 +242,33 @@ def _load(model: nn.Module | None, ckpt_path: PathLike | Sequence[PathLike] | No
     return model
 
 
+# Keypoints further than this fraction of the image outside it are taken as a wrong image_size.
+OUTSIDE_MARGIN = 0.25
+
+
+def check_pixels(data: np.ndarray, w: int, h: int, confidence_threshold: float = 0.0, _stacklevel: int = 2) -> None:
+    """Refuse keypoints that look normalised and warn about keypoints far outside the image.
+
+    Both give a wrong 3D pose without any other sign: the model reads pixels divided by ``w``, so
+    [0, 1] coordinates lift a pose a few pixels tall, and a swapped (h, w) moves and scales it.
+    """
+    xy = data[..., :2][valid_mask(data, confidence_threshold)]  # (N, 2) valid keypoints
+    if not len(xy):
+        return  # fill_missing says there is nothing valid
+    if np.abs(xy).max() <= 2.0 and min(w, h) > 16:  # no real person fits in 2 px
+        raise KeypointError(
+            f"the keypoints all lie within 2 px of the origin of a {w}x{h} image: they look normalised "
+            f"(e.g. MediaPipe's [0, 1]); the model reads pixels, so multiply x by w and y by h first")
+    lo = np.array([-OUTSIDE_MARGIN * w, -OUTSIDE_MARGIN * h])
+    outside = ((xy < lo) | (xy > np.array([w, h]) - lo)).any(-1)
+    if outside.any():
+        far = xy[outside][np.abs(xy[outside] - [w / 2, h / 2]).max(-1).argmax()]
+        warnings.warn(
+            f"{int(outside.sum())} of {len(xy)} keypoints lie more than {OUTSIDE_MARGIN:.0%} of the image outside "
+            f"image_size {w}x{h} (e.g. ({far[0]:.0f}, {far[1]:.0f})): is image_size the (width, height) in pixels "
+            f"of the frames they were detected in?", stacklevel=_stacklevel)
+
+
 def _run(lifter: FastLifter, x: np.ndarray, batch_size: int) -> np.ndarray:
     return lifter(torch.from_numpy(x), batch_size=batch_size).cpu().numpy()
 
@@ -279,6 +306,7 @@ def lift_detailed(
         raise KeypointError(f"image_size must be positive (w, h), got {tuple(image_size)}")
     if int(batch_size) < 1:
         raise KeypointError(f"batch_size must be >= 1, got {batch_size}")
+    check_pixels(data, w, h, confidence_threshold, _stacklevel + 1)
     lay = get_layout(layout)
     net = _load(model, ckpt_path)
     num_joints = int(net.num_joints)
@@ -326,7 +354,8 @@ def lift(
 
     Args:
         keypoints: (T, K, 2|3) or (K, 2|3) pixels (third channel: confidence), or a file path.
-            MediaPipe's landmarks are normalised to [0, 1]: multiply x by w and y by h first.
+            MediaPipe's landmarks are normalised to [0, 1]: multiply x by w and y by h first (such
+            input is refused; keypoints far outside the image warn of a wrong image_size).
         layout: coco/coco17, mediapipe/mediapipe33, mpii/mpii16, h36m/h36m17, h36m16.
         image_size: (w, h) in pixels, for the normalisation the model was trained with.
         model: a lifting network with ``.num_joints``; or ``ckpt_path`` for
