@@ -1,6 +1,7 @@
 """LiftingModule: training runs, metrics are logged under stage/name, flip TTA, checkpoints reload."""
 
 import math
+import zipfile
 
 import pytest
 import pytorch_lightning as pl
@@ -134,6 +135,28 @@ def test_checkpoint_errors(tmp_path, tiny_dm):
         load_model(other)
     with torch.no_grad():
         assert math.isfinite(float(load_model(good)(torch.zeros(1, 17, 2)).sum()))
+
+
+def test_a_damaged_copy_of_the_same_size_is_refused_not_loaded_with_wrong_weights(tmp_path):
+    lit = LiftingModule(net=NET)
+    good = tmp_path / "good.ckpt"
+    torch.save({"ampose": {}, "state_dict": lit.state_dict(), "hyper_parameters": dict(lit.hparams)}, good)
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:  # a tensor's bytes: torch.load alone reads them without a word
+        member = next(i for i in zf.infolist() if "/data/" in i.filename and i.file_size >= 8)
+    off = member.header_offset  # the local header: 30 bytes, then its own name and (alignment) extra field
+    start = off + 30 + int.from_bytes(data[off + 26:off + 28], "little") + int.from_bytes(data[off + 28:off + 30], "little")
+    data[start:start + 8] = bytes(b ^ 0xFF for b in data[start:start + 8])
+    bad = tmp_path / "damaged.ckpt"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"damaged.ckpt is corrupt: .*/data/\d+ fails its checksum"):
+        load_model(bad)
+    torch.serialization.set_crc32_options(False)  # a file saved without checksums still loads
+    try:
+        torch.save({"ampose": {}, "state_dict": lit.state_dict(), "hyper_parameters": dict(lit.hparams)}, good)
+    finally:
+        torch.serialization.set_crc32_options(True)
+    torch.testing.assert_close(load_model(good).state_dict(), lit.net.state_dict())
 
 
 def test_warmup_scales_the_step_and_leaves_the_schedule_alone():

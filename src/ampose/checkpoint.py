@@ -49,6 +49,29 @@ def _not_a_torch_file(path: Path) -> str | None:
     return f"it starts with {head[:16]!r}, neither a zip archive nor a pickle"
 
 
+def _bad_member(path: Path) -> str | None:
+    """The first member of a zip checkpoint whose bytes fail their stored CRC-32, else None.
+
+    torch.load does not check the CRCs, so a file damaged in a copy (its size intact) loads
+    with wrong weights and lifts wrong poses without an error. A CRC of 0 is skipped: files
+    saved with ``torch.serialization.set_crc32_options(False)`` store no checksums."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return None  # torch.load says what is wrong with the archive itself
+    with zf:
+        for info in zf.infolist():
+            if info.CRC == 0:
+                continue
+            try:
+                with zf.open(info) as f:  # zipfile compares the CRC at the end of the member
+                    while f.read(1 << 24):
+                        pass
+            except (zipfile.BadZipFile, EOFError):
+                return info.filename
+    return None
+
+
 def read_checkpoint(path: str | Path, map_location: Any = "cpu", weights_only: bool = True,
                     mmap: bool = False) -> dict[str, Any]:
     """The raw checkpoint dict, with one-line errors for missing, corrupt and foreign files.
@@ -59,6 +82,10 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu", weights_only: b
     not_torch = _not_a_torch_file(path)
     if not_torch:
         raise CheckpointError(f"{path} is not a PyTorch checkpoint: {not_torch}")
+    # mmap: a look at the metadata, which must not read every tensor (torch.load fails on a bad pickle)
+    bad = None if mmap or not zipfile.is_zipfile(path) else _bad_member(path)
+    if bad:
+        raise CheckpointError(f"{path} is corrupt: {bad} fails its checksum (a damaged copy? copy it again)")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=weights_only, mmap=mmap)
     except pickle.UnpicklingError as e:
