@@ -1,4 +1,5 @@
 import json
+import re
 import warnings
 
 import numpy as np
@@ -255,3 +256,21 @@ def test_keypoints_far_outside_the_image_warn_of_a_swapped_image_size():
         lift(kp, image_size=(1920, 1080), model=XYZero())
     with pytest.warns(UserWarning, match=r"outside image_size 1080x1920 .*\(width, height\)"):
         lift(kp, image_size=(1080, 1920), model=XYZero())  # (h, w) given by mistake
+
+
+@pytest.mark.parametrize("output, message", [
+    ("outdir", "output must name a file, not a folder"),   # an existing folder: not outdir.npy beside it
+    ("outdir/", "output must name a file, not a folder"),
+    ("", "output must name a file, not a folder"),
+    ("taken", "cannot write .*taken.json: a folder of that name is there"),  # no taken.npy without its .json
+])
+def test_cli_output_that_is_a_folder_is_refused_before_any_work(tmp_path, monkeypatch, capsys, output, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "outdir").mkdir()
+    (tmp_path / "taken.json").mkdir()
+    np.save(tmp_path / "kp.npy", coco_sequence(1))
+    monkeypatch.setattr(predict, "_load", lambda model, ckpt: pytest.fail("lifted before the output was checked"))
+    rc = predict.main(["ckpt_path=x.ckpt", "input=kp.npy", f"output={output}", "image_size=[1000,800]", "layout=coco"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and re.search(message, err[0]), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kp.npy", "outdir", "taken.json"]

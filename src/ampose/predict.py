@@ -429,10 +429,18 @@ def _paths(text: str) -> str | list[str]:
 
 
 def output_paths(output: PathLike) -> tuple[Path, Path]:
-    """OUTPUT.npy and OUTPUT.json beside each other, whichever suffix was given."""
+    """OUTPUT.npy and OUTPUT.json beside each other, whichever suffix was given. A folder is
+    refused: ``output=results/`` would write ``results.npy`` beside it, not in it."""
     p = Path(output)
+    if not str(output).strip() or str(output).endswith("/") or p.is_dir():
+        raise KeypointError(f"output must name a file, not a folder, got {str(output)!r} "
+                            f"(OUTPUT.npy and OUTPUT.json are written; e.g. output={p / 'poses'})")
     stem = p.with_suffix("") if p.suffix.lower() in (".npy", ".json") else p
-    return stem.with_name(stem.name + ".npy"), stem.with_name(stem.name + ".json")
+    paths = stem.with_name(stem.name + ".npy"), stem.with_name(stem.name + ".json")
+    for path in paths:
+        if path.is_dir():
+            raise KeypointError(f"cannot write {path}: a folder of that name is there")
+    return paths
 
 
 def write_outputs(output: PathLike, res: LiftResult, layout: str, image_size: Sequence[int]) -> tuple[Path, Path]:
@@ -515,6 +523,7 @@ def _predict(argv: list[str]) -> None:
     min_cutoff, beta = _number(opts, "min_cutoff", 1.0), _number(opts, "beta", 0.005)
     frame = _number(opts, "preview_frame", 0, int)
     switches = {k: as_bool(opts.get(k, "false"), k) for k in ("flip", "bf16", "smooth")}
+    output_paths(opts["output"])  # a folder is refused now, not after the lifting (and half the outputs)
     kp = read_keypoints(opts["input"])
     if opts.get("preview") and not -len(kp.data) <= frame < len(kp.data):
         raise KeypointError(f"preview_frame={frame} out of range for {len(kp.data)} frames")
