@@ -133,6 +133,8 @@ def test_cli_writes_npy_json_and_preview(tmp_path, monkeypatch, capsys):
         (["layout=coco", "batch_size=0"], "batch_size must be >= 1, got '0'"),
         (["layout=coco", "batch_size=abc"], "batch_size must be an integer, got 'abc'"),
         (["layout=coco", "preview=p.png", "preview_frame=99"], "preview_frame=99 out of range for 1 frames"),
+        (["layout=coco", "image_size=[inf,800]"], "image_size must look like [w,h], got '[inf,800]'"),
+        (["layout=coco", "device=tpu"], "device must be cpu, cuda or cuda:N, got 'tpu'"),
     ],
 )
 def test_cli_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
@@ -274,3 +276,15 @@ def test_cli_output_that_is_a_folder_is_refused_before_any_work(tmp_path, monkey
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and re.search(message, err[0]), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kp.npy", "outdir", "taken.json"]
+
+
+def test_a_bad_image_size_is_one_line_naming_where_it_came_from(tmp_path):
+    kp = coco_sequence(1)
+    np.savez(tmp_path / "kp.npz", keypoints=kp, image_size=np.array([W]))
+    with pytest.raises(KeypointError, match=r"kp.npz: 'image_size' must be \(w, h\) in pixels, got \[1000\]"):
+        read_keypoints(tmp_path / "kp.npz")
+    np.savez(tmp_path / "kp.npz", keypoints=kp, image_size=np.array([[W, H]]))  # (1, 2) is still (w, h)
+    assert read_keypoints(tmp_path / "kp.npz").image_size == (W, H)
+    for size in [(W,), (W, float("nan")), "1000x800"]:
+        with pytest.raises(KeypointError, match="image_size must be two numbers"):
+            lift(kp, image_size=size, model=XYZero())

@@ -155,7 +155,7 @@ def read_keypoints(path: PathLike) -> Keypoints:
                 if key is None:
                     raise KeypointError(f"{p}: no 'keypoints' array among {keys}")
                 arr = z[key]
-                size = tuple(int(v) for v in z["image_size"]) if "image_size" in keys else None
+                size = _file_size(z["image_size"], p) if "image_size" in keys else None
             kp = Keypoints(arr, list(range(len(arr))), size)  # type: ignore[arg-type]
     except KeypointError:
         raise
@@ -164,6 +164,14 @@ def read_keypoints(path: PathLike) -> Keypoints:
     kp.data = _as_frames(kp.data, str(p))
     kp.frame_ids = kp.frame_ids[: len(kp.data)] or [0]
     return kp
+
+
+def _file_size(raw: np.ndarray, path: Path) -> tuple[int, int]:
+    """An npz file's ``image_size``: two finite numbers (w, h), else one line naming the file."""
+    size = np.asarray(raw, dtype=np.float64).ravel()
+    if size.shape != (2,) or not np.isfinite(size).all():
+        raise KeypointError(f"{path}: 'image_size' must be (w, h) in pixels, got {np.asarray(raw).tolist()}")
+    return int(size[0]), int(size[1])
 
 
 def _as_frames(data: Any, where: str = "keypoints") -> np.ndarray:
@@ -213,7 +221,10 @@ def fill_missing(joints: np.ndarray, parents: Sequence[int]) -> tuple[np.ndarray
 def _resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:  # torch's message lists twenty device types
+        raise KeypointError(f"device must be cpu, cuda or cuda:N, got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         warnings.warn("CUDA is not available; lifting on the CPU", stacklevel=3)
         return torch.device("cpu")
@@ -301,11 +312,15 @@ def lift_detailed(
         frame_ids = list(range(len(data)))
     if image_size is None:
         raise KeypointError("image_size=(w, h) in pixels is required to normalise the keypoints")
-    w, h = (int(v) for v in image_size)
+    try:
+        w, h = (int(v) for v in image_size)
+    except (TypeError, ValueError, OverflowError):  # not two numbers, NaN, inf
+        raise KeypointError(f"image_size must be two numbers (w, h) in pixels, got {image_size!r}") from None
     if w <= 0 or h <= 0:
         raise KeypointError(f"image_size must be positive (w, h), got {tuple(image_size)}")
     if int(batch_size) < 1:
         raise KeypointError(f"batch_size must be >= 1, got {batch_size}")
+    dev = _resolve_device(device)  # a bad name before the checkpoint is read
     check_pixels(data, w, h, confidence_threshold, _stacklevel + 1)
     lay = get_layout(layout)
     net = _load(model, ckpt_path)
@@ -321,7 +336,7 @@ def lift_detailed(
     confidence = np.where(report.missing, 0.0, joints[..., 2])
 
     x = normalize_screen(pose2d, w, h).astype(np.float32)  # (T, J, 2)
-    lifter = FastLifter(net, device=_resolve_device(device), bf16=bf16, cuda_graph=False)
+    lifter = FastLifter(net, device=dev, bf16=bf16, cuda_graph=False)
     y = _run(lifter, x, batch_size)  # (T, J, 3) metres
     if flip:
         yf = _run(lifter, flip_pose(x, skel), batch_size)
@@ -413,7 +428,7 @@ def _parse_size(text: str) -> tuple[int, int]:
     parts = text.strip("[]() ").replace("x", ",").split(",")
     try:
         w, h = (int(float(p)) for p in parts)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf
         raise KeypointError(f"image_size must look like [w,h], got {text!r}") from None
     return w, h
 
