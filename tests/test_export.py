@@ -110,6 +110,16 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [tmp_path / "bad.ckpt"]  # no .pt2, no .json, no temporary file
 
 
+@pytest.mark.parametrize("folder", ["l.pt2", "l.json"])
+def test_an_output_that_is_a_folder_is_refused_before_the_export(tmp_path, capsys, folder):
+    ckpt = save_ckpt(tmp_path / "m.ckpt")
+    (tmp_path / folder).mkdir()
+    assert export.main([f"ckpt_path={ckpt}", f"output={tmp_path / 'l.pt2'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot write {tmp_path / folder}: a folder of that name is there" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.ckpt", folder])  # no .pt2 without its .json
+
+
 def test_the_file_runs_with_torch_alone(tmp_path):
     import subprocess
     import sys

@@ -121,6 +121,9 @@ def _export(argv: list[str]) -> None:
     opts = parse_args(argv, keys=("ckpt_path", "output", "flip"), required=("ckpt_path", "output"))
     if Path(opts["output"]).suffix != ".pt2":
         raise KeypointError(f"output must end in .pt2 (a torch.export program), got {opts['output']!r}")
+    for path in (Path(opts["output"]), Path(opts["output"]).with_suffix(".json")):
+        if path.is_dir():  # found now, not after the export (and, for the .json, after the .pt2 is written)
+            raise KeypointError(f"cannot write {path}: a folder of that name is there")
     paths = _paths(opts["ckpt_path"])
     sources = [paths] if isinstance(paths, str) else paths
     flip = as_bool(opts.get("flip", "false"), "flip")
