@@ -288,3 +288,12 @@ def test_a_bad_image_size_is_one_line_naming_where_it_came_from(tmp_path):
     for size in [(W,), (W, float("nan")), "1000x800"]:
         with pytest.raises(KeypointError, match="image_size must be two numbers"):
             lift(kp, image_size=size, model=XYZero())
+
+
+def test_an_empty_or_non_numeric_file_is_one_line_naming_it(tmp_path):
+    np.save(tmp_path / "empty.npy", np.zeros((0, 17, 2)))
+    with pytest.raises(KeypointError, match=r"empty.npy: no frames \(shape \(0, 17, 2\)\)"):
+        read_keypoints(tmp_path / "empty.npy")
+    np.save(tmp_path / "text.npy", np.full((2, 17, 2), "a"))
+    with pytest.raises(KeypointError, match="text.npy: keypoints must be numbers"):
+        read_keypoints(tmp_path / "text.npy")

@@ -176,11 +176,16 @@ def _file_size(raw: np.ndarray, path: Path) -> tuple[int, int]:
 
 def _as_frames(data: Any, where: str = "keypoints") -> np.ndarray:
     """(T, J, 2|3) float64; a single pose (J, 2|3) becomes one frame."""
-    arr = np.asarray(data, dtype=np.float64)
+    try:
+        arr = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as e:  # strings, ragged lists
+        raise KeypointError(f"{where}: keypoints must be numbers: {e}") from None
     if arr.ndim == 2 and arr.shape[-1] in (2, 3):
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[-1] not in (2, 3):
         raise KeypointError(f"{where}: keypoints must have shape (T, J, 2 or 3), got {arr.shape}")
+    if not len(arr):  # else "no valid keypoint ... (all NaN ...)", which sends one looking for NaN
+        raise KeypointError(f"{where}: no frames (shape {arr.shape})")
     return arr
 
 
