@@ -535,12 +535,14 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "device": device_name, "torch": torch.__version__, "python": platform.python_version(),
         "params": {k: count_parameters(AMPose(**v)) for k, v in SIZES.items()},
-        "network_options": dict(NETWORK_OPTIONS), "fused_tuning": dict(fused_ops.TUNING), "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0,
+        "network_options": dict(NETWORK_OPTIONS), "fused_tuning": dict(fused_ops.TUNING),
+        "seconds_per_measurement": args.seconds, "wall_s": time.time() - t0,
         "summary": summary,
         "results": [asdict(r) for r in results],
     }
-    suffix = "".join(tag for tag, on in (("_tiny", args.tiny), ("_graphed", args.graphed), ("_fused", args.fused),
-                                         ("-exported", args.exported), ("_bf16res", args.bf16_residual)) if on)  # never over the full run's file
+    tags = (("_tiny", args.tiny), ("_graphed", args.graphed), ("_fused", args.fused), ("-exported", args.exported),
+            ("_bf16res", args.bf16_residual))
+    suffix = "".join(tag for tag, on in tags if on)  # never over the full run's file
     out = args.out or Path("experiments/bench") / f"{device_name.replace(' ', '_')}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     # strict JSON: an unmeasured value (NaN, with its error beside it) is null
