@@ -25,7 +25,8 @@ if [ -n "${TUNE-1}" ]; then
   timeout 80 python3 experiments/bench/tune_fused.py --out "$B/tune_fused.json" > "$B/tune.txt" 2>&1
   grep AMPOSE_FUSED_TUNING "$B/tune.txt"
 fi
-export AMPOSE_FUSED_TUNING=$(cat "$B/tuning.env" 2>/dev/null)
+# the tuner's settings, else AMPOSE_FUSED_TUNING as given (else fused.TUNING's defaults)
+[ ! -f "$B/tuning.env" ] || export AMPOSE_FUSED_TUNING=$(cat "$B/tuning.env")
 GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader -i $G | head -1 | tr -c 'A-Za-z0-9\n' '_')
 # VARIANTS: one bench per word, "plain" (the default network) and/or "bf16res" (--bf16-residual)
 for v in ${VARIANTS:-plain}; do
