@@ -147,6 +147,18 @@ def test_mpi_3dhp_test_split(tmp_path):
     assert np.isin(np.unique(dm.data_test.scene), [0, 1, 2]).all()
 
 
+def test_mpi_3dhp_scores_every_frame_and_says_a_stride_is_ignored(tmp_path, caplog):
+    mod = pytest.importorskip("ampose.data.synthetic_3dhp")
+    mod.write_synthetic_3dhp(tmp_path / "data_test_3dhp.npz", 0)
+    every = PoseDataModule(dataset="mpi_3dhp", root=tmp_path, num_joints=17)
+    every.setup("test")
+    assert not caplog.records
+    strided = PoseDataModule(dataset="mpi_3dhp", root=tmp_path, num_joints=17, eval_stride=5)
+    strided.setup("test")
+    assert "eval_stride=5 is ignored for dataset=mpi_3dhp" in caplog.text
+    assert len(strided.data_test) == len(every.data_test)
+
+
 class _Tiny(__import__("pytorch_lightning").LightningModule):
     """Linear lifter, just enough to drive the loaders through a Trainer."""
 

@@ -273,6 +273,9 @@ class PoseDataModule(pl.LightningDataModule):
             if isinstance(step, bool) or not isinstance(step, int) or step < 1:
                 raise DataError(f"data.{name} must be a whole number >= 1 (every n-th frame), got {step!r}")
         self.stride, self.eval_stride = int(stride), int(eval_stride)
+        if dataset == "mpi_3dhp" and self.eval_stride != 1:  # it would otherwise be ignored without a word
+            log.warning("data.eval_stride=%d is ignored for dataset=mpi_3dhp: its protocol scores every valid "
+                        "test frame", self.eval_stride)
         self.flip_augment = flip_augment
         for name, copies in (("virtual_views", virtual_views), ("virtual_bodies", virtual_bodies),
                              ("virtual_errors", virtual_errors)):
