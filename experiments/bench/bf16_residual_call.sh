@@ -7,6 +7,10 @@
 # 2. Accuracy (ACC= skips it): experiment=fast, paper-sized, 20 epochs on the synthetic data, raw weights,
 #    each variant with seeds 1 and 2, the four runs at once; test MPJPE of the last weights.
 set -u
+# On an H100 the mixing kernel's launch settings tuned on one in session 3 (fused.TUNING's defaults were tuned on an H200)
+if [ -z "${AMPOSE_FUSED_TUNING:-}" ] && nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H100; then
+  export AMPOSE_FUSED_TUNING="mix_block_c=256,mix_warps=2"
+fi
 TUNE="${TUNE-}" KERNEL_TESTS= VARIANTS="plain bf16res" BENCH_LIMIT="${BENCH_LIMIT:-170}" bash experiments/bench/device_bench_call.sh
 if [ -n "${ACC-1}" ]; then
   A="$OUT/acc"
