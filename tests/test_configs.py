@@ -36,6 +36,14 @@ def test_paper_model_is_one_override_away(compose_train):
     assert lit.hparams["optimizer"]["lr"] == 2.5e-5
 
 
+def test_fast_mode_networks_carry_a_bf16_stream(compose_train):
+    """The fast mode's bf16 residual stream comes from the AMPose configs (the MLP has no stream option)."""
+    lit = instantiate(compose_train("experiment=fast", "model=ampose_paper", shrink=False).model)
+    assert lit.net.bf16_residual is True and lit.hparams["net"]["bf16_residual"] is True
+    mlp = instantiate(compose_train("experiment=fast", "model=mlp", shrink=False).model)
+    assert "bf16_residual" not in mlp.hparams["net"]
+
+
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem != "lifting")
 
 
