@@ -316,3 +316,12 @@ def test_scene_labels_checked(tmp_path):
     np.savez(tmp_path / "c.npz", pose2d=pose2d, pose3d=pose3d, valid=np.ones(n - 1))
     with pytest.raises(DataFormatError, match=r"valid must be \(10,\)"):
         load_3dhp_test(tmp_path / "c.npz", 16)
+
+
+def test_unknown_scene_label_takes_the_sequence_name(tmp_path):
+    """A sequence labelled -1 (unknown) is scored by its TSn name's scene, not refused as 'scene 3'."""
+    seqs = {k: {**v, "scene": np.int64(-1)} for k, v in synthetic_3dhp_sequences(0).items()}
+    save_3dhp_test(tmp_path / "a.npz", seqs)
+    assert set(load_3dhp_test(tmp_path / "a.npz", 17).scene.tolist()) == {0, 1, 2}
+    save_3dhp_test(tmp_path / "b.npz", {"seqA": {**seqs["TS1"], "image_size": np.array([2048, 2048])}})
+    assert set(load_3dhp_test(tmp_path / "b.npz", 17).scene.tolist()) == {SCENE_UNKNOWN}  # no name: unknown

@@ -191,9 +191,11 @@ def _from_sequences(data: dict, num_joints: int, what: str) -> PoseArrays:
             w, h = IMAGE_SIZE[_ts_name(name)]
         else:
             raise DataFormatError(f"{where}: unknown sequence name and no 'image_size' (w, h) key")
-        scene = int(_scenes(seq["scene"], f"{where} scene")[0]) if "scene" in seq else sequence_scene(name)
         known = sequence_scene(name)
-        if "scene" in seq and known >= 0 and scene != known:
+        scene = int(_scenes(seq["scene"], f"{where} scene")[0]) if "scene" in seq else known
+        if scene == SCENE_UNKNOWN:  # a -1 label: the TSn name still says the scene
+            scene = known
+        elif known >= 0 and scene != known:
             raise DataFormatError(f"{where}: scene {scene}, but {_ts_name(name)} is {SCENES[known]} ({known}); "
                                   "expected 0 GS, 1 noGS, 2 outdoor")
         d2, d3 = d2[valid], d3[valid]
