@@ -145,6 +145,8 @@ def _scenes(raw: object, what: str) -> np.ndarray:
     SCENE_UNKNOWN for unknown. Others (1-based labels 1..3, ...) would move frames to the wrong
     scene's column, or out of every PCK, without a word."""
     a = np.asarray(raw).reshape(-1)
+    if a.dtype.kind == "S":  # bytes (h5py, MATLAB exports): str(b"GS") would be "b'GS'"
+        a = np.char.decode(a, "ascii", "replace")
     if a.dtype.kind in "US":
         names = {n.lower(): i for i, n in enumerate(SCENES)}
         bad = sorted({str(v) for v in a if str(v).lower() not in names})
