@@ -137,6 +137,19 @@ def test_checkpoint_errors(tmp_path, tiny_dm):
         assert math.isfinite(float(load_model(good)(torch.zeros(1, 17, 2)).sum()))
 
 
+def test_resume_of_a_checkpoint_older_than_bf16_residual(tmp_path):
+    """A checkpoint saved before model.net.bf16_residual existed was trained with the class default
+    (False): resuming it under the config default (true) is refused, not switched mid-run; a test of it is not."""
+    lit = LiftingModule(net=NET)  # a stored net config without the key
+    old = tmp_path / "old.ckpt"
+    torch.save({"ampose": {}, "hyper_parameters": dict(lit.hparams), "state_dict": lit.state_dict(),
+                "global_step": 7}, old)
+    with pytest.raises(CheckpointError, match=r"bf16_residual: False in the checkpoint, True here"):
+        check_resumable(old, {**NET, "bf16_residual": True}, train_cfg={})
+    assert check_resumable(old, {**NET, "bf16_residual": False}, train_cfg={}) == 7
+    assert check_resumable(old, {**NET, "bf16_residual": True}) == 7  # testing it: the weights fit
+
+
 def test_a_damaged_copy_of_the_same_size_is_refused_not_loaded_with_wrong_weights(tmp_path):
     lit = LiftingModule(net=NET)
     good = tmp_path / "good.ckpt"

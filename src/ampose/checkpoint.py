@@ -182,6 +182,12 @@ DATA_KEYS_FREE_ON_RESUME = frozenset({"root", "num_workers", "eval_batch_size", 
 TRAINING_KEYS = ("optimizer", "scheduler", "warmup_steps", "grad_clip_norm", "loss", "input_noise", "ema_decay")
 
 
+# Network options added after checkpoints were saved without them, with the value such a checkpoint was
+# trained with (the class default) where the config's default differs: a resume across the change would
+# otherwise pass the check (a key the checkpoint lacks is not compared) and switch the option mid-run.
+NET_KEYS_ADDED: dict[str, Any] = {"bf16_residual": False}
+
+
 def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None = None,
                     data_cfg: dict[str, Any] | None = None, train_cfg: dict[str, Any] | None = None,
                     seed: int | None = None) -> int:
@@ -190,13 +196,17 @@ def check_resumable(path: str | Path, net_cfg: dict[str, Any], ema: bool | None 
     does not (``ema``; None: not checked). Lightning would fail deep in ``load_state_dict``.
     With ``data_cfg`` and ``train_cfg`` (a resume), also when the data or the training settings
     (TRAINING_KEYS) differ: a held-out subject left out of the resumed command would silently go
-    into training, and a new lr would be overwritten by the restored optimizer; with ``seed``,
+    into training, and a new lr would be overwritten by the restored optimizer; a network option
+    the checkpoint predates (NET_KEYS_ADDED) is compared as the value it was trained with; with ``seed``,
     when the checkpoint is another seed's (a sweep re-run in part with ``ckpt_path=last``, whose
     job folders are numbered by position). Returns the checkpoint's global step (where the
     resumed run's log continues)."""
     ckpt = read_checkpoint(path, mmap=True)  # Lightning reads the tensors again for the resume
     stored_hp, meta = ckpt.get("hyper_parameters") or {}, ckpt.get("ampose") or {}
-    diff = config_diff(stored_hp.get("net") or {}, net_cfg)
+    stored_net = dict(stored_hp.get("net") or {})
+    if train_cfg is not None and stored_net:  # a resume: the stream's dtype shapes the training
+        stored_net = {**{k: v for k, v in NET_KEYS_ADDED.items() if k in net_cfg}, **stored_net}
+    diff = config_diff(stored_net, net_cfg)
     if diff:
         raise CheckpointError(f"{path} was trained with a different model configuration ({diff})")
     stored_data = meta.get("data")
