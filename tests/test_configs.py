@@ -38,8 +38,9 @@ def test_paper_model_is_one_override_away(compose_train):
 
 def test_fast_mode_networks_carry_a_bf16_stream(compose_train):
     """The fast mode's bf16 residual stream comes from the AMPose configs (the MLP has no stream option)."""
-    lit = instantiate(compose_train("experiment=fast", "model=ampose_paper", shrink=False).model)
-    assert lit.net.bf16_residual is True and lit.hparams["net"]["bf16_residual"] is True
+    for model in ("ampose_paper", "pure_transformer", "pure_gcn"):  # baselines compare like for like
+        lit = instantiate(compose_train("experiment=fast", f"model={model}", shrink=False).model)
+        assert lit.net.bf16_residual is True and lit.hparams["net"]["bf16_residual"] is True, model
     mlp = instantiate(compose_train("experiment=fast", "model=mlp", shrink=False).model)
     assert "bf16_residual" not in mlp.hparams["net"]
 
