@@ -250,6 +250,14 @@ def test_normalised_keypoints_are_refused_not_lifted_as_a_tiny_pose():
     assert np.isfinite(lift(kp, image_size=(W, H), model=XYZero())).all()
 
 
+def test_keypoints_all_at_the_origin_are_said_to_be_undetected_not_normalised():
+    kp = np.zeros((2, 17, 3))  # a detector's "nothing found": (0, 0) with confidence 0
+    with pytest.raises(KeypointError, match=r"every keypoint is at \(0, 0\): nothing was detected"):
+        lift(kp, image_size=(W, H), model=XYZero(), confidence_threshold=0.0)  # was "they look normalised"
+    with pytest.raises(KeypointError, match="no valid keypoint"):  # the default threshold (0.3) drops them
+        lift(kp, image_size=(W, H), model=XYZero())
+
+
 def test_keypoints_far_outside_the_image_warn_of_a_swapped_image_size():
     kp = coco_sequence(2)
     kp[..., 0] += 1000  # x in 1100..1700 px: inside a 1920x1080 frame

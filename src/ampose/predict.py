@@ -271,6 +271,10 @@ def check_pixels(data: np.ndarray, w: int, h: int, confidence_threshold: float =
     xy = data[..., :2][valid_mask(data, confidence_threshold)]  # (N, 2) valid keypoints
     if not len(xy):
         return  # fill_missing says there is nothing valid
+    if not xy.any():  # many detectors write (0, 0) for a joint they did not find
+        raise KeypointError(
+            "every keypoint is at (0, 0): nothing was detected. Give undetected joints NaN, or a confidence "
+            "below confidence_threshold (e.g. confidence_threshold=0.1 where they have confidence 0)")
     if np.abs(xy).max() <= 2.0 and min(w, h) > 16:  # no real person fits in 2 px
         raise KeypointError(
             f"the keypoints all lie within 2 px of the origin of a {w}x{h} image: they look normalised "
