@@ -83,7 +83,7 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu", weights_only: b
     if not_torch:
         raise CheckpointError(f"{path} is not a PyTorch checkpoint: {not_torch}")
     # mmap: a look at the metadata, which must not read every tensor (torch.load fails on a bad pickle)
-    bad = None if mmap or not zipfile.is_zipfile(path) else _bad_member(path)
+    bad = None if mmap else _bad_member(path)  # None for a non-zip file too: torch.load says what it is
     if bad:
         raise CheckpointError(f"{path} is corrupt: {bad} fails its checksum (a damaged copy? copy it again)")
     try:
