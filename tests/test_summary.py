@@ -448,3 +448,22 @@ def test_a_boolean_override_in_any_case_is_one_value(tmp_path):
     _run(tmp_path, "multi", ["flip_test=True", "seed=2"], p1=42.0, val=40.0)
     _run(tmp_path, "off", ["flip_test=FALSE", "seed=1"], p1=44.0, val=40.0)
     assert {r.name: r.n for r in summarise(find_runs(tmp_path))} == {"flip_test=true": 2, "flip_test=false": 1}
+
+
+def test_the_bf16_stream_set_by_the_default_is_its_own_row(tmp_path):
+    """Same overrides, but one run's composed config had the bf16 stream (the default since session
+    19) and the other predates it (no such key: the fp32 stream): two rows, not two seeds of one."""
+    old = _run(tmp_path, "old", ["experiment=fast", "seed=1"], p1=40.0, val=40.0)
+    new = _run(tmp_path, "new", ["experiment=fast", "seed=2"], p1=42.0, val=40.0)
+    (old / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"model": {"net": {"dim": 64}}}))
+    (new / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"model": {"net": {"dim": 64, "bf16_residual": True}}}))
+    pinned = _run(tmp_path, "pinned", ["experiment=fast", "model.net.bf16_residual=false", "seed=1"], p1=44.0, val=40.0)
+    (pinned / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"model": {"net": {"bf16_residual": False}}}))
+    # an experiments/ copy keeps config.yaml beside overrides.yaml (collect.py)
+    copy = tmp_path / "copies" / "run"
+    copy.mkdir(parents=True)
+    (copy / "overrides.yaml").write_text(yaml.safe_dump(["experiment=fast", "seed=3"]))
+    (copy / "config.yaml").write_text(yaml.safe_dump({"model": {"net": {"bf16_residual": True}}}))
+    (copy / "metrics.json").write_text((new / "metrics.json").read_text())
+    rows = {r.name: r.n for r in summarise(find_runs(tmp_path))}
+    assert rows == {"model.net.bf16_residual=true": 2, "model.net.bf16_residual=false": 1, "all runs": 1}

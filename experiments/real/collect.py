@@ -56,7 +56,8 @@ def copy_small(root: Path, name: str, dest: Path) -> None:
     run, out = root / name, dest / "runs" / name
     out.mkdir(parents=True, exist_ok=True)
     for src, dst in (("table_h36m.csv", "table_h36m.csv"), ("table_3dhp.csv", "table_3dhp.csv"), ("metrics.json", "metrics.json"),
-                     ("csv/metrics.csv", "train_metrics.csv"), (".hydra/overrides.yaml", "overrides.yaml")):
+                     ("csv/metrics.csv", "train_metrics.csv"), (".hydra/overrides.yaml", "overrides.yaml"),
+                     (".hydra/config.yaml", "config.yaml")):  # ampose-summary reads what a default set
         if (run / src).exists():
             shutil.copyfile(run / src, out / dst)
 

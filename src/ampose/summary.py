@@ -5,8 +5,9 @@
 
 Every folder below DIR that holds a run's ``metrics.json`` (or a failed job's ``failed.json``)
 is one run; its Hydra overrides (``.hydra/overrides.yaml``, or ``overrides.yaml`` in the copies
-under ``experiments/*/runs``) say what it was. The overrides that
-differ between runs name the rows; runs that differ only in the ``--over`` keys (default: the
+under ``experiments/*/runs``) say what it was, plus ``model.net.bf16_residual=true`` where only the
+default set it (a run's composed config says so; runs before session 19 had the fp32 stream). The
+overrides that differ between runs name the rows; runs that differ only in the ``--over`` keys (default: the
 seed) are one row, reported as mean ± sample standard deviation with their count. A row holding
 the same seed twice (a run repeated, e.g. in a later session) is warned about on stderr; each run
 still counts in ``n`` and the mean ± std, as the repeat is one more sample of the training's own
@@ -97,6 +98,7 @@ COLUMNS = (
 HIGHER_IS_BETTER = {"3DHP PCK", "3DHP AUC"}
 SORT_COLUMNS = {"test": "P1 action-wise", "val": "best val MPJPE frame-wise"}
 FOLD_KEY = "data.val_subjects"  # the subjects held out of training: a fold of a leave-one-subject-out sweep
+STREAM_KEY = "model.net.bf16_residual"  # said even where only the default set it (_overrides)
 FOLDS_COLUMN = "best val MPJPE frame-wise, mean over folds"
 # Overrides that differ between runs without saying anything about the experiment.
 IGNORED_PREFIXES = ("hydra.",)
@@ -172,7 +174,19 @@ def _overrides(run_dir: Path) -> dict[str, str]:
         if key == "ckpt_path" and _resumes_itself(value, run_dir, copied=f.parent == run_dir):
             continue  # a resume is the same experiment; an evaluated checkpoint does name the run
         out[key] = value  # a repeated key: the last one wins, as in Hydra
+    # The bf16 residual stream became the default in session 19 without an override saying so; a run
+    # that had it is told apart from older runs with the same overrides (which had the fp32 stream).
+    net = ((_config(run_dir).get("model") or {}).get("net") or {})
+    if STREAM_KEY not in out and net.get("bf16_residual") is True:
+        out[STREAM_KEY] = "true"
     return out
+
+
+def _config(run_dir: Path) -> dict:
+    """The run's composed config (``.hydra/config.yaml``; ``config.yaml`` in the experiments' copies),
+    or {} where neither was kept."""
+    f = next((f for f in (run_dir / ".hydra" / "config.yaml", run_dir / "config.yaml") if f.is_file()), None)
+    return (yaml.safe_load(f.read_text()) or {}) if f is not None else {}
 
 
 def _resumes_itself(ckpt: str, run_dir: Path, copied: bool) -> bool:
@@ -187,9 +201,9 @@ def _copies(run_dir: Path, overrides: dict[str, str]) -> int:
     """1 + the virtual copies of every training sequence (views, bodies, errors): from the run's composed
     config (``.hydra/config.yaml``, which sees what an experiment config set), else its overrides
     (the experiments' copies keep only those)."""
-    config = run_dir / ".hydra" / "config.yaml"
-    if config.is_file():
-        data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
+    config = _config(run_dir)
+    if config:
+        data = config.get("data") or {}
     else:
         data = {k[len("data."):]: v for k, v in overrides.items() if k.startswith("data.")}
     return 1 + sum(int(_number(data.get(k)) or 0) for k in ("virtual_views", "virtual_bodies", "virtual_errors"))
