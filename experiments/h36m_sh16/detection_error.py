@@ -56,8 +56,8 @@ def over_time(gt: dict, sh: dict, subjects: list[str], window: int = 25) -> None
                 slow.append(_moving_average(det - ref, window))
                 dist = lambda a, b: np.linalg.norm(det[:, a] - ref[:, b], axis=-1)  # noqa: E731
                 # swapped: exchanging the pair's two detections halves their summed error
-                swapped.append(np.stack([dist(r, l) + dist(l, r) < 0.5 * (dist(r, r) + dist(l, l))
-                                         for r, l in PAIRS.values()], axis=1))
+                swapped.append(np.stack([dist(right, left) + dist(left, right) < 0.5 * (dist(right, right) + dist(left, left))
+                                         for right, left in PAIRS.values()], axis=1))
     e, lo, sw = (np.concatenate(x) for x in (errors, slow, swapped))
     bias = e.mean(0)
     total = (e ** 2).sum(-1).mean()
