@@ -54,10 +54,10 @@ def over_time(gt: dict, sh: dict, subjects: list[str], window: int = 25) -> None
                 det, ref = det[:n], ref[:n]
                 errors.append(det - ref)
                 slow.append(_moving_average(det - ref, window))
-                dist = lambda a, b: np.linalg.norm(det[:, a] - ref[:, b], axis=-1)  # noqa: E731
                 # swapped: exchanging the pair's two detections halves their summed error
-                swapped.append(np.stack([dist(right, left) + dist(left, right) < 0.5 * (dist(right, right) + dist(left, left))
-                                         for right, left in PAIRS.values()], axis=1))
+                d = np.linalg.norm(det[:, :, None] - ref[:, None], axis=-1)  # (frames, detected, true)
+                swapped.append(np.stack([d[:, i, j] + d[:, j, i] < 0.5 * (d[:, i, i] + d[:, j, j])
+                                         for i, j in PAIRS.values()], axis=1))
     e, lo, sw = (np.concatenate(x) for x in (errors, slow, swapped))
     bias = e.mean(0)
     total = (e ** 2).sum(-1).mean()
