@@ -51,7 +51,8 @@ def _worker(args: argparse.Namespace) -> None:
 
     pl.seed_everything(0)
     cuda = args.accelerator != "cpu" and torch.cuda.is_available()
-    lit = LiftingModule(net={"_target_": "ampose.models.AMPose", "num_joints": 17, **SIZES[args.size]},
+    net = {"_target_": "ampose.models.AMPose", "num_joints": 17, **SIZES[args.size], "bf16_residual": args.bf16_residual}
+    lit = LiftingModule(net=net,
                         optimizer={"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 1e-4},
                         scheduler=None, compile=args.compile and cuda)
     throughput = Throughput()
@@ -77,7 +78,8 @@ def measure(devices: int, args: argparse.Namespace) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "ampose.scaling", "--worker-devices", str(devices), "--out", str(out),
                "--accelerator", args.accelerator, "--size", args.size, "--batch", str(args.batch),
                "--samples", str(args.samples), "--epochs", str(args.epochs),
-               *(["--compile"] if args.compile else []), *(["--fp32"] if args.fp32 else [])]
+               *(["--compile"] if args.compile else []), *(["--fp32"] if args.fp32 else []),
+               *(["--bf16-residual"] if args.bf16_residual else [])]
         env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "MASTER_PORT", "WORLD_SIZE")}
         subprocess.run(cmd, check=True, env=env)
         return json.loads(out.read_text())
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=3, help="epochs; the first is warm-up")
     p.add_argument("--compile", action="store_true", help="torch.compile the net (CUDA)")
     p.add_argument("--fp32", action="store_true", help="fp32 instead of bf16 on CUDA")
+    p.add_argument("--bf16-residual", action="store_true",
+                   help="AMPose(bf16_residual=True), the config default since session 19: the residual stream in bf16")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
     p.add_argument("--worker-devices", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
