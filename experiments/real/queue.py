@@ -108,10 +108,11 @@ PLANS = {
     **{f"s17_sh_{name}_rows": [f"sh16_5subjects_fast_h36m_bodies1_errors1_views1_{tag}_s{seed}{flip}"
                                for seed in (42, 2) for flip in ("", "_flip")]
        for name, tag in (("droppath0.2", "droppath0.2_spread0.07_3ep"), ("4ep", "droppath0.1_spread0.07_4ep"))},
-    "s20_bf16_rows": [f"{name}_5subjects_fast_h36m_{tag}_s42_bf16res{flip}"
-                      for name, tag in (("sh16", "bodies1_errors1_views1_droppath0.1_spread0.07_3ep"),
-                                        ("gt17", "bodies1_views1_droppath0.1_spread0.07_3ep"))
-                      for flip in ("", "_flip")],
+    **{f"s20_bf16_rows{suffix}": [f"{name}_5subjects_fast_h36m_{tag}_s{seed}_bf16res{flip}"
+                                  for name, tag in (("sh16", "bodies1_errors1_views1_droppath0.1_spread0.07_3ep"),
+                                                    ("gt17", "bodies1_views1_droppath0.1_spread0.07_3ep"))
+                                  for flip in ("", "_flip")]
+       for suffix, seed in (("", 42), ("_s2", 2))},
     "s18_sh_spread0.15": [f"sh16_{fold}_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.15_3ep_s{seed}"
                           for fold, seed in (("s8", 42), ("s8", 2), ("s5", 42))],
     "s18_sh_spread0.15_rows": [f"sh16_5subjects_fast_h36m_bodies1_errors1_views1_droppath0.1_spread0.15_3ep_s{seed}{flip}"
@@ -671,16 +672,16 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     # Queued for session 14: the row of record's seed 42 on MPI-INF-3DHP outdoor (its checkpoint
     # stayed on session 12's machine, so the row is trained again; s14_rows_again).
     out += on_3dhp("gt17_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s42")
-    # Session 20 (s20_bf16_rows): the bf16 residual stream, the config default since session 19, on
-    # real Human3.6M. The SH and GT17 rows of record, seed 42, trained again with the default, with
-    # and without flip TTA: a reading against the recorded seed-42 rows (SH 64.2, GT17 in
-    # ../h36m_gt17), not a choice. Named _bf16res; the rows of record keep the fp32 stream.
+    # Session 20 (s20_bf16_rows, s20_bf16_rows_s2): the bf16 residual stream, the config default since
+    # session 19, on real Human3.6M. The SH and GT17 rows of record, seeds 42 and 2, trained again with the default, with
+    # and without flip TTA: a reading against the recorded rows of the same seeds, not a choice. Named _bf16res; the rows of record keep the fp32 stream.
     for name, exp, root, tag in (("sh16", "h36m_sh16", sh_data, "bodies1_errors1_views1_droppath0.1_spread0.07_3ep"),
                                  ("gt17", "h36m_gt17", data, "bodies1_views1_droppath0.1_spread0.07_3ep")):
         recipe = views if name == "sh16" else drop_views
-        rows = paper_protocol(f"{name}_5subjects_fast_h36m_{tag}_s42_bf16res", chosen(exp, root) + recipe + ["seed=42"])
-        rows[0]["bf16_stream"] = True
-        out += rows
+        for seed in (42, 2):
+            rows = paper_protocol(f"{name}_5subjects_fast_h36m_{tag}_s{seed}_bf16res", chosen(exp, root) + recipe + [f"seed={seed}"])
+            rows[0]["bf16_stream"] = True
+            out += rows
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
     syn_common = ["logger=csv", f"data.root={syn}", "model=ampose_paper", "num_pictures=0"]
     out += [
