@@ -674,12 +674,14 @@ def jobs(data: str, sh_data: str, dhp: str, syn: str) -> list[dict]:
     out += on_3dhp("gt17_5subjects_fast_h36m_bodies1_views1_spread0.07_3ep_s42")
     # Session 20 (s20_bf16_rows, s20_bf16_rows_s2): the bf16 residual stream, the config default since
     # session 19, on real Human3.6M. The SH and GT17 rows of record, seeds 42 and 2, trained again with the default, with
-    # and without flip TTA: a reading against the recorded rows of the same seeds, not a choice. Named _bf16res; the rows of record keep the fp32 stream.
+    # and without flip TTA: a reading against the recorded rows of the same seeds, not a choice.
+    # Named _bf16res; the rows of record keep the fp32 stream.
     for name, exp, root, tag in (("sh16", "h36m_sh16", sh_data, "bodies1_errors1_views1_droppath0.1_spread0.07_3ep"),
                                  ("gt17", "h36m_gt17", data, "bodies1_views1_droppath0.1_spread0.07_3ep")):
         recipe = views if name == "sh16" else drop_views
         for seed in (42, 2):
-            rows = paper_protocol(f"{name}_5subjects_fast_h36m_{tag}_s{seed}_bf16res", chosen(exp, root) + recipe + [f"seed={seed}"])
+            rows = paper_protocol(f"{name}_5subjects_fast_h36m_{tag}_s{seed}_bf16res",
+                                  chosen(exp, root) + recipe + [f"seed={seed}"])
             rows[0]["bf16_stream"] = True
             out += rows
     # Issue 10: the fast recipe against the paper recipe on synthetic data, paper-sized model, same epochs.
