@@ -239,6 +239,17 @@ def test_bad_3d_shapes(tmp_path, shape, match):
         h36m.read_3d(tmp_path / h36m.FILE_3D)
 
 
+def test_millimetres_found_in_any_sequence(tmp_path):
+    """One sequence stored in millimetres among metres (its first sequence is fine) is named."""
+    pos = _tiny_3d()
+    h36m.write_3d(tmp_path / h36m.FILE_3D, pos)
+    assert h36m.read_3d(tmp_path / h36m.FILE_3D)["S9"]["Eating"].max() < 2  # metres pass
+    pos["S9"]["Eating"] = pos["S9"]["Eating"] * 1000
+    h36m.write_3d(tmp_path / h36m.FILE_3D, pos)
+    with pytest.raises(DataFormatError, match=r"S9 'Eating' has values up to \d+: expected metres, looks like millimetres"):
+        h36m.read_3d(tmp_path / h36m.FILE_3D)
+
+
 def test_nan_reported_with_location(tmp_path):
     pos = _tiny_3d()
     pos["S9"]["Eating"][7, 4, 1] = np.nan

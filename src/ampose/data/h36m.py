@@ -105,9 +105,12 @@ def read_3d(path: Path | str) -> Positions3D:
     for subject, actions in pos.items():
         _check_actions(actions, f"{path.name}[{subject}]")
         out[subject] = {a: check_3d(x, f"{path.name}[{subject}][{a}]") for a, x in actions.items()}
-    first = next((x for acts in pos.values() for x in acts.values()), None)
-    if first is not None and np.nanmax(np.abs(first)) > 100:
-        raise DataFormatError(f"{path}: values up to {np.nanmax(np.abs(first)):.0f}: expected metres, looks like millimetres")
+    for subject, actions in out.items():  # every sequence: one in millimetres among metres is caught too
+        for action, x in actions.items():
+            peak = float(np.abs(x).max())  # check_3d: finite and non-empty
+            if peak > 100:
+                raise DataFormatError(f"{path}: {subject} {action!r} has values up to {peak:.0f}: "
+                                      "expected metres, looks like millimetres")
     return out
 
 
