@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The bf16 stream on real Human3.6M (queued in session 19, not yet run: the device time ran out):
+# A quick probe of the bf16 stream on real Human3.6M (written in session 19; session 20 ran the rows of
+# record themselves instead, ../real/queue.py --plan s20_bf16_rows, see README.md there):
 # experiment=[h36m_gt17,fast_h36m] for 2 epochs with model.net.bf16_residual=false and =true, both at
 # once on one GPU, the last weight average tested on S9/S11 (a comparison, not a result of record).
 #   NO_SH=1 CALL_LIMIT=430 bash experiments/real/device_call.sh bash experiments/bench/bf16_residual_h36m_call.sh
