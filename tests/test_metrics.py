@@ -126,6 +126,24 @@ def test_unknown_actions_are_ignored_action_wise():
     assert math.isnan(act.compute().item())
 
 
+def test_a_nan_prediction_shows_in_the_action_wise_mean():
+    """An action whose frames hold a NaN prediction is NaN, and so is the mean over the actions:
+    nanmean once dropped it, so the action-wise average looked fine over 14 actions while the
+    frame-wise MPJPE was NaN. Actions without frames are still left out."""
+    sitting, walking = ACTIONS.index("Sitting"), ACTIONS.index("Walking")
+    pred, target = torch.zeros(2, 17, 3), torch.zeros(2, 17, 3)
+    pred[0, :, 0] = 0.010  # Sitting, 10 mm
+    pred[1, 5, 1] = float("nan")  # Walking, one NaN coordinate
+    act = ActionMPJPE()
+    act.update(pred, target, torch.tensor([sitting, walking]))
+    assert act.per_action()[sitting].item() == pytest.approx(10, rel=1e-5)
+    assert math.isnan(act.per_action()[walking].item())
+    assert math.isnan(act.compute().item())
+    act.reset()
+    act.update(pred[:1], target[:1], torch.tensor([sitting]))  # one action with frames: its own mean
+    assert act.compute().item() == pytest.approx(10, rel=1e-5)
+
+
 def test_states_merge_like_ddp():
     """Two instances updated on halves, then merged (what DDP's sum-reduction does) = one on all."""
     torch.manual_seed(0)

@@ -91,8 +91,10 @@ class ActionMPJPE(MPJPE):
             return self._per_action()
 
     def compute(self) -> Tensor:
-        """Unweighted mean over the actions that have frames (NaN if none has)."""
-        return torch.nanmean(self._per_action())
+        """Unweighted mean over the actions that have frames (NaN if none has, or if an action's
+        error is NaN: a NaN prediction shows here as in the frame-wise mean, never dropped)."""
+        has = self.count > 0
+        return torch.where(has, self._per_action(), 0.0).sum() / has.sum()
 
 
 class ScenePCK(Metric):
