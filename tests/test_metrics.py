@@ -237,6 +237,22 @@ def test_a_nan_prediction_shows_in_the_loss_as_in_mpjpe():
     assert torch.isnan(m.loss.compute()) and torch.isnan(m.mpjpe.compute())
 
 
+def test_a_nan_prediction_shows_in_p_mpjpe_without_touching_other_frames():
+    """The SVD once raised on a non-finite frame (on the CPU), so a diverged model crashed
+    validation instead of showing NaN; the frame is NaN now and the others are unchanged."""
+    gen = torch.Generator().manual_seed(0)
+    target = torch.randn(3, 17, 3, generator=gen)
+    pred = target + 0.1 * torch.randn(3, 17, 3, generator=gen)
+    bad = pred.clone()
+    bad[1, 4, 2] = float("nan")
+    got = p_mpjpe(bad, target, reduction="none")
+    assert math.isnan(got[1].item())
+    torch.testing.assert_close(got[[0, 2]], p_mpjpe(pred[[0, 2]], target[[0, 2]], reduction="none"))
+    m = PoseMetrics(num_joints=17, diagnostics=False)
+    m.update(bad, target, torch.zeros(3), torch.full((3,), -1))
+    assert math.isnan(m.p_mpjpe.compute().item()) and math.isnan(m.p_mpjpe_action.compute().item())
+
+
 def test_n_mpjpe_by_hand_and_its_place_between_p1_and_p2():
     # a pose predicted 20 % too large: N-MPJPE forgives the size exactly
     target = torch.tensor([[[0.0, 0, 0], [0.3, 0.4, 0], [0.0, 0.0, 0.5]]])

@@ -75,6 +75,7 @@ def procrustes_align(pred: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor
     ``Y^T P = U S V^T`` gives the rotation ``R = U D V^T`` with ``D = diag(1, 1, sign det(U V^T))``
     (so no reflection), the scale ``s = tr(S D) / |P|^2`` and the translation from the means.
     Computed in float64; returns ``s P R^T + mean(Y)`` in the input dtype, shape ``(..., J, 3)``.
+    A frame with a non-finite coordinate comes back NaN (the other frames are unaffected).
     """
     _check(pred, target)
     dtype = pred.dtype
@@ -82,6 +83,9 @@ def procrustes_align(pred: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor
     mu_p, mu_y = p.mean(dim=-2, keepdim=True), y.mean(dim=-2, keepdim=True)  # (..., 1, 3)
     p0, y0 = p - mu_p, y - mu_y  # (..., J, 3)
     cov = y0.transpose(-1, -2) @ p0  # (..., 3, 3)
+    # A non-finite frame (a diverged model's NaN) stays NaN through p0 and the scale; the SVD
+    # sees zeros there, as it refuses non-finite input on the CPU and the whole batch would fail.
+    cov = torch.where(torch.isfinite(cov).all(dim=(-2, -1), keepdim=True), cov, torch.zeros_like(cov))
     u, s, vh = torch.linalg.svd(cov)
     d = torch.linalg.det(u @ vh)  # (...,), +-1
     sign = torch.where(d < 0, -torch.ones_like(d), torch.ones_like(d))
