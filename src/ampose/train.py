@@ -43,6 +43,20 @@ def find_config_dir() -> Path:
     return path
 
 
+def _sweep_task(*, _root_: DictConfig) -> str:
+    """``${ampose.sweep_task:}`` (conf/hydra/default.yaml): the multirun's task name, for its folder.
+    Kept in the config's resolver cache: the launcher resolves it on the sweep's own config and
+    Hydra copies that cache into every job's (as it does for ``${now:}``), so jobs whose experiment
+    sets another task_name (``-m experiment=h36m_gt16,h36m_gt17``) stay in the one sweep folder.
+    (OmegaConf's own ``use_cache`` does not take ``_root_``.)"""
+    cache = OmegaConf.get_cache(_root_).setdefault("ampose.sweep_task", {})
+    return cache.setdefault("", str(_root_.get("task_name") or "train"))
+
+
+if not OmegaConf.has_resolver("ampose.sweep_task"):
+    OmegaConf.register_new_resolver("ampose.sweep_task", _sweep_task)
+
+
 def compose_config(config_name: str = "train", overrides: Sequence[str] = (),
                    output_dir: str | Path | None = None) -> DictConfig:
     """Compose a config outside a Hydra app (notebooks, tests), ready for :func:`train`.
@@ -105,6 +119,13 @@ def wandb_run_id(run_dir: Path, resuming: bool) -> str:
     return run_id
 
 
+def sweep_group(sweep_dir: str | Path) -> str:
+    """A multirun's W&B group, the same for all its jobs (whatever task_name each one's experiment
+    sets): its folder, ``<task>/multirun/<time>`` -> ``<task>-<time>``, else ``<parent>-<name>``."""
+    d = Path(sweep_dir)
+    return f"{d.parent.parent.name if d.parent.name == 'multirun' else d.parent.name}-{d.name}"
+
+
 def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train",
                         resume_step: int | None = None) -> list[Any]:
     """Loggers of the ``logger`` group. W&B is skipped with a warning when the package is
@@ -129,7 +150,7 @@ def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train",
             if entry.get("offline") is None:
                 extra["offline"] = wandb_offline()
             if entry.get("group") is None and multirun:
-                extra["group"] = f"{task_name}-{Path(hc.sweep.dir).name}"
+                extra["group"] = sweep_group(hc.sweep.dir)
             if entry.get("name") is None:
                 swept = f" {hc.job.override_dirname}"[:120] if multirun and hc.job.override_dirname else ""
                 extra["name"] = f"{task_name}-{hc.job.num}{swept}" if multirun else task_name

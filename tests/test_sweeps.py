@@ -1,0 +1,45 @@
+"""Multiruns as a researcher launches them: one sweep folder and one W&B group per sweep, W&B
+run names that say what each job varies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from ampose.train import find_config_dir, sweep_group
+
+
+def _sweep(overrides: list[str], jobs: list[list[str]]) -> tuple[DictConfig, list[DictConfig]]:
+    """The sweep's own config and its jobs', composed as Hydra's launchers do."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.utils import setup_globals
+    from hydra.types import RunMode
+
+    setup_globals()  # Hydra's resolvers (${now:})
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(find_config_dir())))
+    master = loader.load_configuration("train", overrides, run_mode=RunMode.MULTIRUN)
+    str(master.hydra.sweep.dir)  # the launcher makes the sweep folder before composing any job
+    return master, [loader.load_sweep_config(master, job) for job in jobs]
+
+
+def test_a_sweep_over_experiments_is_one_folder_and_one_wandb_group():
+    """``-m experiment=h36m_gt16,h36m_gt17``: each experiment sets its own task_name, and the jobs
+    used to land in outputs/h36m_gt16/multirun/T/0 and outputs/h36m_gt17/multirun/T/1 (two
+    summaries of one job each, two W&B groups)."""
+    master, jobs = _sweep(["experiment=h36m_gt16,h36m_gt17", "data.root=DIR"],
+                          [["experiment=h36m_gt16", "data.root=DIR"], ["experiment=h36m_gt17", "data.root=DIR"]])
+    sweep_dir = Path(str(master.hydra.sweep.dir))
+    assert sweep_dir.parent.parent.name == "train" and sweep_dir.parent.name == "multirun"
+    assert [j.task_name for j in jobs] == ["h36m_gt16", "h36m_gt17"]  # each job keeps its own name
+    assert {str(j.hydra.sweep.dir) for j in jobs} == {str(sweep_dir)}
+    assert {sweep_group(j.hydra.sweep.dir) for j in jobs} == {f"train-{sweep_dir.name}"}
+
+
+def test_an_experiment_named_once_names_the_sweep_folder():
+    master, jobs = _sweep(["experiment=block_ablation", "data.root=DIR"],
+                          [["experiment=block_ablation", "data.root=DIR", "model/block=ours"]])
+    assert Path(str(jobs[0].hydra.sweep.dir)).parent.parent.name == "block_ablation"
+    assert sweep_group("outputs/block_ablation/multirun/T") == "block_ablation-T"
+    assert sweep_group("runs/S/eval_flip") == "S-eval_flip"  # a sweep folder of one's own: its last two names
