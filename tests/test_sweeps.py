@@ -43,3 +43,23 @@ def test_an_experiment_named_once_names_the_sweep_folder():
     assert Path(str(jobs[0].hydra.sweep.dir)).parent.parent.name == "block_ablation"
     assert sweep_group("outputs/block_ablation/multirun/T") == "block_ablation-T"
     assert sweep_group("runs/S/eval_flip") == "S-eval_flip"  # a sweep folder of one's own: its last two names
+
+
+def test_wandb_run_names_say_what_the_job_sweeps(tmp_path, monkeypatch):
+    """Table 4's documented ablation (``-m "experiment=[block_ablation,fast_h36m]" data.root=DIR
+    data.keypoints=gt "data.val_subjects=[S8]" seed=1,2``): the overrides every job shares used up
+    the 120-character name, so the block and the seed were cut off and the 8 runs differed only by number."""
+    import ampose.train as train_module
+    from omegaconf import OmegaConf
+
+    shared = ["experiment=[block_ablation,fast_h36m]", "data.root=/home/someone/datasets/human36m", "data.keypoints=gt",
+              "data.val_subjects=[S8]"]
+    (tmp_path / "multirun.yaml").write_text(OmegaConf.to_yaml({"hydra": {"overrides": {"task": [*shared, "seed=1,2"]}}}))
+    job = [*shared, "model/block=transformer", "seed=2"]
+    hc = OmegaConf.create({"sweep": {"dir": str(tmp_path)}, "job": {"num": 5, "override_dirname": ",".join(sorted(job))},
+                           "overrides": {"task": job}})
+    monkeypatch.setattr(train_module, "_hydra_runtime", lambda: (True, hc))
+    entry = OmegaConf.create({"wandb": {"_target_": "pytorch_lightning.loggers.wandb.WandbLogger", "offline": True,
+                                        "save_dir": str(tmp_path), "name": None, "group": None}})
+    (logger,) = train_module.instantiate_loggers(entry, "block_ablation")
+    assert logger._wandb_init["name"] == "block_ablation-5 model/block=transformer,seed=2"

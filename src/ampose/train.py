@@ -126,6 +126,24 @@ def sweep_group(sweep_dir: str | Path) -> str:
     return f"{d.parent.parent.name if d.parent.name == 'multirun' else d.parent.name}-{d.name}"
 
 
+def _as_written(overrides: Any) -> list[str]:
+    """A list of overrides as typed (``${...}`` in a value is not resolved)."""
+    items = OmegaConf.to_container(overrides, resolve=False) if OmegaConf.is_config(overrides) else overrides
+    return [str(o) for o in items or []]
+
+
+def run_name(task_name: str, hc: Any, limit: int = 120) -> str:
+    """A multirun job's W&B name: ``<task>-<job> <the overrides it sweeps>``. The overrides the whole
+    sweep shares (``data.root=...``, ``experiment=...``) are left out, as the sweep's multirun.yaml
+    lists them: within ``limit`` they crowded out the swept block or seed (Table 4's ablation)."""
+    overrides = _as_written(hc.overrides.task)
+    shared_path = Path(hc.sweep.dir) / "multirun.yaml"
+    if shared_path.is_file():  # Hydra's sweepers write it before the first job
+        shared = set(_as_written(OmegaConf.select(OmegaConf.load(shared_path), "hydra.overrides.task", default=None)))
+        overrides = [o for o in overrides if o not in shared] or overrides
+    return f"{task_name}-{hc.job.num} {','.join(sorted(overrides))}"[:limit].rstrip()
+
+
 def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train",
                         resume_step: int | None = None) -> list[Any]:
     """Loggers of the ``logger`` group. W&B is skipped with a warning when the package is
@@ -152,8 +170,7 @@ def instantiate_loggers(cfg: DictConfig | None, task_name: str = "train",
             if entry.get("group") is None and multirun:
                 extra["group"] = sweep_group(hc.sweep.dir)
             if entry.get("name") is None:
-                swept = f" {hc.job.override_dirname}"[:120] if multirun and hc.job.override_dirname else ""
-                extra["name"] = f"{task_name}-{hc.job.num}{swept}" if multirun else task_name
+                extra["name"] = run_name(task_name, hc) if multirun else task_name
             if entry.get("id") is None:  # a resumed job continues its W&B run instead of starting another
                 extra["id"], extra["resume"] = wandb_run_id(Path(entry.save_dir), resume_step is not None), "allow"
             loggers.append(instantiate(entry, **extra))
