@@ -3,9 +3,11 @@ run names that say what each job varies."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from omegaconf import DictConfig
+import pytest
+from omegaconf import DictConfig, OmegaConf
 
 from ampose.train import find_config_dir, sweep_group
 
@@ -50,7 +52,6 @@ def test_wandb_run_names_say_what_the_job_sweeps(tmp_path, monkeypatch):
     data.keypoints=gt "data.val_subjects=[S8]" seed=1,2``): the overrides every job shares used up
     the 120-character name, so the block and the seed were cut off and the 8 runs differed only by number."""
     import ampose.train as train_module
-    from omegaconf import OmegaConf
 
     shared = ["experiment=[block_ablation,fast_h36m]", "data.root=/home/someone/datasets/human36m", "data.keypoints=gt",
               "data.val_subjects=[S8]"]
@@ -63,3 +64,27 @@ def test_wandb_run_names_say_what_the_job_sweeps(tmp_path, monkeypatch):
                                         "save_dir": str(tmp_path), "name": None, "group": None}})
     (logger,) = train_module.instantiate_loggers(entry, "block_ablation")
     assert logger._wandb_init["name"] == "block_ablation-5 model/block=transformer,seed=2"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.net.depth=abc", "model.net.depth must be a whole number, got 'abc'"),
+    ("model.net.depth=2.5", "model.net.depth must be a whole number, got 2.5"),
+    ("model.net.dim=6.4e1", "model.net.dim must be a whole number, got 64.0"),
+    ("model.net.num_heads=0", "model.net.num_heads must be a whole number >= 1, got 0"),
+])
+def test_a_bad_network_size_in_a_sweep_fails_its_job_in_one_line(override, message, tmp_path, monkeypatch):
+    """``-m model.net.depth=2,2.5``: the bad job's failed.json (and the summary's "failed:" line) said
+    ``InstantiationException: Error in call to target ...`` over three lines, a TypeError or
+    ZeroDivisionError that named no key."""
+    import json
+
+    import ampose.train as train_module
+    from ampose.train import _task, compose_config, reported
+
+    cfg = compose_config("train", ["debug=default", override], output_dir=tmp_path / "job")
+    hc = OmegaConf.create({"sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"}})
+    monkeypatch.setattr(train_module, "_hydra_runtime", lambda: (True, hc))  # a multirun job
+    with pytest.raises(ValueError, match=re.escape(message)):
+        reported(_task, "ampose-train")(cfg)
+    failed = json.loads((tmp_path / "job" / "failed.json").read_text())
+    assert failed["error"] == message

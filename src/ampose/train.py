@@ -321,6 +321,11 @@ NUMBERS: dict[str, tuple[type, float | None, bool]] = {
     "data.virtual_errors": (int, 0, False), "data.bodies_spread": (float, 0, False),
     "model.warmup_steps": (int, 0, False), "model.ema_decay": (float, 0, True),
     "model.input_noise": (float, 0, False), "model.optimizer.lr": (float, 0, False),
+    # The network's sizes: a sweep's "2.5" or "abc" failed deep in the constructor (a TypeError naming
+    # no key), num_heads=0 as a ZeroDivisionError. Their ranges stay the networks' own messages.
+    "model.net.depth": (int, None, False), "model.net.dim": (int, None, False),
+    "model.net.num_heads": (int, 1, False), "model.net.width": (int, None, False),
+    "model.net.num_blocks": (int, None, False),
 }
 
 
