@@ -88,3 +88,27 @@ def test_a_bad_network_size_in_a_sweep_fails_its_job_in_one_line(override, messa
         reported(_task, "ampose-train")(cfg)
     failed = json.loads((tmp_path / "job" / "failed.json").read_text())
     assert failed["error"] == message
+
+
+def test_each_evaluation_job_ends_its_wandb_run(monkeypatch):
+    """``ampose-eval -m "ckpt_path=A,B" logger=wandb``: job 1 logged into job 0's W&B run (Lightning
+    reuses a run still in progress), its test numbers overwriting job 0's in that run's summary."""
+    import sys
+    import types
+
+    import ampose.eval as eval_module
+
+    codes: list[int] = []
+    run = types.SimpleNamespace()
+    fake = types.SimpleNamespace(run=run, finish=lambda exit_code=0: codes.append(exit_code))
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.setattr(eval_module, "evaluate", lambda cfg: ({}, {}))
+    eval_module._task(OmegaConf.create({}))
+
+    def broken(cfg):
+        raise ValueError("gallery must be a whole number >= 0")
+
+    monkeypatch.setattr(eval_module, "evaluate", broken)
+    with pytest.raises(ValueError):
+        eval_module._task(OmegaConf.create({}))
+    assert codes == [0, 1]  # finished, then marked failed
