@@ -112,3 +112,23 @@ def test_each_evaluation_job_ends_its_wandb_run(monkeypatch):
     with pytest.raises(ValueError):
         eval_module._task(OmegaConf.create({}))
     assert codes == [0, 1]  # finished, then marked failed
+
+
+def test_an_evaluation_logs_its_checkpoint_and_data(tmp_path, synthetic_root):
+    """``ampose-eval -m ckpt_path=A,B logger=wandb``: the loggers got only the network's options, so
+    the runs did not say which checkpoint each one tested, on which data."""
+    import yaml
+
+    from ampose.eval import evaluate
+    from ampose.train import compose_config
+    from test_ensemble import save_checkpoint
+
+    ckpt = tmp_path / "a.ckpt"
+    save_checkpoint(ckpt, 1, num_joints=16)
+    cfg = compose_config("eval", [f"ckpt_path={ckpt}", "data=synthetic", f"data.root={synthetic_root}",
+                                  "data.eval_stride=40", "trainer.limit_test_batches=1", "logger=csv", "flip_test=true"],
+                         output_dir=tmp_path / "eval")
+    evaluate(cfg)
+    logged = yaml.safe_load((tmp_path / "eval" / "csv" / "hparams.yaml").read_text())
+    assert logged["ckpt_path"] == str(ckpt) and logged["flip_test"] is True
+    assert logged["data"]["dataset"] == "synthetic" and logged["data"]["num_joints"] == 16  # the data as tested

@@ -21,8 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ampose.checkpoint import load_ensemble, load_lit_module
 from ampose.options import as_bool, check_number
-from ampose.train import (composition_error, find_config_dir, finish_wandb, instantiate_loggers, on_this_machine,
-                          reported, write_results)
+from ampose.train import (composition_error, find_config_dir, finish_wandb, instantiate_loggers, log_hyperparameters,
+                          on_this_machine, reported, write_results)
 
 log = logging.getLogger("ampose.eval")
 
@@ -66,6 +66,9 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     loggers = instantiate_loggers(cfg.get("logger"), cfg.get("task_name", "eval"))
     trainer: pl.Trainer = instantiate(on_this_machine(cfg.trainer), logger=loggers or False, callbacks=[])
     (logged,) = trainer.test(lit, datamodule=datamodule)
+    # The evaluation's own config (which checkpoint, flip_test, raw_weights) and the data it tested on;
+    # after the test, which logs the checkpoint's options (its flip_test too) over the same keys.
+    log_hyperparameters(cfg, lit, trainer, data=data_cfg)
     metrics = {k: float(v) for k, v in logged.items()}
     objects = {"lit": lit, "trainer": trainer, "datamodule": datamodule}
     if not trainer.is_global_zero:  # under DDP, rank 0 alone writes files and prints

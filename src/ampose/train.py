@@ -205,12 +205,13 @@ def _resolved(cfg: DictConfig, key: str) -> Any:
         return OmegaConf.to_container(cfg, resolve=False).get(key)
 
 
-def log_hyperparameters(cfg: DictConfig, lit: pl.LightningModule, trainer: pl.Trainer) -> None:
-    """Send the resolved config, the parameter counts and the seed to every logger."""
+def log_hyperparameters(cfg: DictConfig, lit: pl.LightningModule, trainer: pl.Trainer, **extra: Any) -> None:
+    """Send the resolved config, the parameter counts and the seed to every logger (``extra``: keys
+    set or replaced, e.g. the data config an evaluation took from its checkpoint)."""
     if not trainer.loggers:
         return
     # The whole resolved config (every key a sweep may vary: test_ckpt, callbacks, test_data, ...).
-    hparams = {k: _resolved(cfg, k) for k in cfg if k != "hydra"}
+    hparams = {k: _resolved(cfg, k) for k in cfg if k != "hydra"} | extra
     params = list(lit.net.parameters())
     hparams["model/params/total"] = sum(p.numel() for p in params)
     hparams["model/params/trainable"] = sum(p.numel() for p in params if p.requires_grad)
