@@ -132,3 +132,16 @@ def test_an_evaluation_logs_its_checkpoint_and_data(tmp_path, synthetic_root):
     logged = yaml.safe_load((tmp_path / "eval" / "csv" / "hparams.yaml").read_text())
     assert logged["ckpt_path"] == str(ckpt) and logged["flip_test"] is True
     assert logged["data"]["dataset"] == "synthetic" and logged["data"]["num_joints"] == 16  # the data as tested
+
+
+def test_where_a_run_logged_does_not_split_its_summary_row(tmp_path):
+    """Two seeds of one setting, one sweep launched with ``logger=wandb`` and one without (or another
+    num_pictures): ampose-summary made two rows of one run each instead of one row of two seeds."""
+    from ampose.summary import find_runs, summarise
+    from test_summary import _run
+
+    _run(tmp_path, "a", ["model/block=convnext", "seed=1", "logger=wandb", "num_pictures=0"], p1=40.0, val=30.0)
+    _run(tmp_path, "b", ["model/block=convnext", "seed=2", "callbacks.progress_bar.refresh_rate=0"], p1=42.0, val=30.0)
+    _run(tmp_path, "c", ["model/block=ours", "seed=1", "logger=csv"], p1=45.0, val=30.0)
+    rows = summarise(find_runs(tmp_path))
+    assert [(r.name, r.n) for r in rows] == [("model/block=convnext", 2), ("model/block=ours", 1)]

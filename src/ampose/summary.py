@@ -100,8 +100,10 @@ SORT_COLUMNS = {"test": "P1 action-wise", "val": "best val MPJPE frame-wise"}
 FOLD_KEY = "data.val_subjects"  # the subjects held out of training: a fold of a leave-one-subject-out sweep
 STREAM_KEY = "model.net.bf16_residual"  # said even where only the default set it (_overrides)
 FOLDS_COLUMN = "best val MPJPE frame-wise, mean over folds"
-# Overrides that differ between runs without saying anything about the experiment.
-IGNORED_PREFIXES = ("hydra.",)
+# Overrides that differ between runs without saying anything about the experiment: where its
+# numbers went (a sweep with logger=wandb beside one without) and the pictures drawn.
+IGNORED_PREFIXES = ("hydra.", "logger", "num_pictures", "gallery", "callbacks.progress_bar",
+                    "callbacks.validation_pictures")
 
 
 @dataclass
