@@ -160,7 +160,7 @@ def _is_folder(path: Path, run_dir: Path) -> bool:
     return bool(parts) and run_dir.resolve().parts[-len(parts):] == parts
 
 
-def _overrides(run_dir: Path) -> dict[str, str]:
+def _overrides(run_dir: Path, config: dict | None = None) -> dict[str, str]:
     """The run's Hydra overrides (``.hydra/overrides.yaml``; ``overrides.yaml`` in the
     experiments' copies made by experiments/real/collect.py)."""
     f = next((f for f in (run_dir / ".hydra" / "overrides.yaml", run_dir / "overrides.yaml") if f.exists()), None)
@@ -178,7 +178,8 @@ def _overrides(run_dir: Path) -> dict[str, str]:
         out[key] = value  # a repeated key: the last one wins, as in Hydra
     # The bf16 residual stream became the default in session 19 without an override saying so; a run
     # that had it is told apart from older runs with the same overrides (which had the fp32 stream).
-    net = ((_config(run_dir).get("model") or {}).get("net") or {})
+    config = _config(run_dir) if config is None else config
+    net = ((config.get("model") or {}).get("net") or {})
     if STREAM_KEY not in out and net.get("bf16_residual") is True:
         out[STREAM_KEY] = "true"
     return out
@@ -199,11 +200,10 @@ def _resumes_itself(ckpt: str, run_dir: Path, copied: bool) -> bool:
     return ckpt == "last" or (trained.name == run_dir.name if copied else _is_folder(trained, run_dir))
 
 
-def _copies(run_dir: Path, overrides: dict[str, str]) -> int:
+def _copies(overrides: dict[str, str], config: dict) -> int:
     """1 + the virtual copies of every training sequence (views, bodies, errors): from the run's composed
-    config (``.hydra/config.yaml``, which sees what an experiment config set), else its overrides
-    (the experiments' copies keep only those)."""
-    config = _config(run_dir)
+    config (``_config``, which sees what an experiment config set), else its overrides (the
+    experiments' copies before session 20 kept only those)."""
     if config:
         data = config.get("data") or {}
     else:
@@ -244,13 +244,15 @@ def find_runs(root: str | Path) -> list[Run]:
         except json.JSONDecodeError:
             runs.append(Run(run_dir, _overrides(run_dir), error="unreadable metrics.json"))
             continue
-        overrides = _overrides(run_dir)
+        config = _config(run_dir)  # read once for both
+        overrides = _overrides(run_dir, config)
         runs.append(Run(run_dir, overrides, _values(metrics), curve=_curve(metrics, run_dir),
-                        copies=_copies(run_dir, overrides)))
+                        copies=_copies(overrides, config)))
     logged = {f.parent for f in root.rglob("train_metrics.csv")} | {f.parent.parent for f in root.rglob("csv/metrics.csv")}
     for run_dir in sorted(logged - {r.path for r in runs}):
-        overrides = _overrides(run_dir)
-        runs.append(Run(run_dir, overrides, curve=_curve({}, run_dir), copies=_copies(run_dir, overrides),
+        config = _config(run_dir)
+        overrides = _overrides(run_dir, config)
+        runs.append(Run(run_dir, overrides, curve=_curve({}, run_dir), copies=_copies(overrides, config),
                         finished=False))
     _name_evaluations_by_their_training(runs)
     return sorted(runs, key=lambda r: r.path)
