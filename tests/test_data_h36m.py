@@ -211,8 +211,12 @@ def test_missing_file_names_how_to(tmp_path):
         h36m.load_h36m(tmp_path, ["S9"])
     assert h36m.FILE_3D in str(e.value) and isinstance(e.value, FileNotFoundError)
     h36m.write_3d(tmp_path / h36m.FILE_3D, _tiny_3d())
-    with pytest.raises(DataFileNotFoundError, match="cpn"):
+    with pytest.raises(DataFileNotFoundError, match="cpn.*ampose-data synth"):
         h36m.load_h36m(tmp_path, ["S9"], keypoints="cpn")
+    # the synthetic set has no Stacked Hourglass file: its hint is where the real one comes from
+    with pytest.raises(DataFileNotFoundError, match="unpack-sh") as e:
+        h36m.load_h36m(tmp_path, ["S9"], keypoints="sh", num_joints=16)
+    assert "ampose-data synth" not in str(e.value)
 
 
 def test_wrong_keys(tmp_path):

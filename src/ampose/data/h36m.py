@@ -117,8 +117,14 @@ def read_3d(path: Path | str) -> Positions3D:
 def read_2d(path: Path | str, num_joints: int = 17) -> Positions2D:
     """subject -> action -> 4 camera arrays (T, num_joints, 2) px; None where a camera has no detections."""
     path = Path(path)
-    how = ("use keypoints=gt to compute ground-truth 2D from the 3D, obtain the detections file "
-           f"(e.g. VideoPose3D's {FILE_2D_CPN}), or write synthetic ones with `ampose-data synth {path.parent}`")
+    how = "use keypoints=gt to compute ground-truth 2D from the 3D, or obtain the detections file"
+    if path.name == FILE_2D_SH:  # the synthetic set has no Stacked Hourglass file: no synth hint
+        how += (" (16 joints in the positions_2d layout, e.g. Martinez et al.'s Stacked Hourglass "
+                "detections; `h36m_compact.py unpack-sh` writes it from the compact copy)")
+    elif path.name == FILE_2D_CPN:
+        how += f" (VideoPose3D's {FILE_2D_CPN}), or write synthetic ones with `ampose-data synth {path.parent}`"
+    else:
+        how += f" (e.g. VideoPose3D's {FILE_2D_CPN})"
     pos, extra = _load_key(path, "positions_2d", how)
     meta = extra.get("metadata")
     meta = meta.item() if meta is not None and meta.dtype == object and meta.shape == () else meta
