@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from ampose.data.actions import ACTIONS
 from ampose.tables import h36m_table, mpi_table, report
 from ampose.train import compose_config, finish_wandb, instantiate_loggers, train, wandb_offline
 
@@ -164,6 +165,11 @@ def test_tables_say_na_for_missing_values(tmp_path):
     assert header == ["GS", "noGS", "outdoor", "PCK", "AUC"] and rows[0] == ["86.0", "n/a", "n/a", "87.0", "54.7"]
     text = report(res, tmp_path)
     assert "n/a" in text and (tmp_path / "table_3dhp.csv").is_file() and (tmp_path / "table_h36m.csv").is_file()
+    # the average covers 1 of the 15 actions: said under the table, never for a full test set
+    assert "Avg is over the 1 of 15 actions with test frames (none: Directions, Discussion," in text
+    full = {**res, "per_action": {"mpjpe": dict.fromkeys(ACTIONS, 50.0), "p_mpjpe": dict.fromkeys(ACTIONS, 35.0)}}
+    assert "Avg is over" not in report(full)
+    assert "Avg is over" not in report({**res, "mpjpe_action": nan})  # a NaN average says n/a itself
 
 
 def test_seed_tables_round_trip_and_average_by_hand(tmp_path, capsys):

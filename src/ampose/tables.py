@@ -42,6 +42,18 @@ def h36m_table(results: dict[str, Any]) -> Table:
     return header, rows
 
 
+def _actions_note(results: dict[str, Any]) -> str:
+    """Said under Table 1 when its average covers fewer than the 15 actions (a test set without
+    frames of some), so that it is not quoted as the 15-action figure. A NaN action makes the
+    average NaN itself (ActionMPJPE), so a finite average leaves out only actions without frames."""
+    per = results["per_action"]["mpjpe"]
+    absent = [a for a in ACTIONS if _fmt(per.get(a)) == "n/a"]
+    if not absent or _fmt(results.get("mpjpe_action")) == "n/a":
+        return ""
+    return (f"Avg is over the {len(ACTIONS) - len(absent)} of {len(ACTIONS)} actions with test frames "
+            f"(none: {', '.join(absent)}).")
+
+
 def mpi_table(results: dict[str, Any]) -> Table:
     """Table 3 layout: PCK per scene (GS, noGS, outdoor), overall PCK and AUC, in percent."""
     pck = results.get("pck") or {}
@@ -140,6 +152,8 @@ def report(results: dict[str, Any], out_dir: str | Path | None = None, title: st
     tables = result_tables(results)
     for name, table in tables.items():
         parts += [f"## {TITLES[name]}", to_markdown(table)]
+        if name == "h36m" and (note := _actions_note(results)):
+            parts.append(note)
     text = "\n\n".join(parts) + "\n"
     if out_dir is not None:
         out = Path(out_dir)
