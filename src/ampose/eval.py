@@ -21,8 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ampose.checkpoint import load_ensemble, load_lit_module
 from ampose.options import as_bool, check_number
-from ampose.train import (composition_error, find_config_dir, finish_wandb, instantiate_loggers, log_hyperparameters,
-                          on_this_machine, reported, write_results)
+from ampose.train import (composition_error, find_config_dir, instantiate_loggers, log_hyperparameters, on_this_machine,
+                          reported, wandb_job, write_results)
 
 log = logging.getLogger("ampose.eval")
 
@@ -113,12 +113,8 @@ def save_test_gallery(lit: Any, datamodule: Any, out: Path, k: int, max_samples:
 
 
 def _task(cfg: DictConfig) -> None:
-    failed = True
-    try:
+    with wandb_job():  # each job of `ampose-eval -m` its own W&B run
         evaluate(cfg)
-        failed = False
-    finally:  # each job of `ampose-eval -m` its own W&B run: Lightning would log into a live one
-        finish_wandb(failed)
 
 
 def data_field_overrides(argv: list[str]) -> list[str]:

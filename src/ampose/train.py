@@ -10,6 +10,7 @@ to Hydra's run directory: checkpoints/, csv/, wandb/, results.md, table_*.csv, m
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -17,7 +18,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +228,18 @@ def finish_wandb(failed: bool = False) -> None:
     wandb = sys.modules.get("wandb")
     if wandb is not None and getattr(wandb, "run", None) is not None:
         wandb.finish(exit_code=1 if failed else 0)
+
+
+@contextlib.contextmanager
+def wandb_job() -> Iterator[None]:
+    """One job of a train or eval multirun: its W&B run ends with it, marked failed on an error
+    (Lightning would otherwise log the next job into the run still open)."""
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        finish_wandb(failed)
 
 
 # ------------------------------------------------------------------------------- pictures
@@ -521,12 +534,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
 def _task(cfg: DictConfig) -> float | None:
     launcher = "LOCAL_RANK" not in os.environ  # set once this process launches DDP ranks
-    failed = True
     try:
-        metrics, _ = train(cfg)
-        failed = False
+        with wandb_job():
+            metrics, _ = train(cfg)
     finally:
-        finish_wandb(failed)
         if launcher and "LOCAL_RANK" in os.environ:  # the next multirun job launches its own ranks
             from ampose.distributed import end_ddp_job
 
