@@ -69,6 +69,11 @@ def _worker(args: argparse.Namespace) -> None:
             "devices": args.worker_devices, "samples_per_s": throughput.steady_samples_per_s,
             "epoch_rates": throughput.history, "epoch_samples": throughput.samples_history,
             "world_size": trainer.world_size}))
+    # Close the process group before the interpreter exits: gloo's threads still running at
+    # teardown made a worker abort now and then (SIGABRT, "terminate called without an active exception").
+    from ampose.distributed import end_ddp_job
+
+    end_ddp_job()
 
 
 def measure(devices: int, args: argparse.Namespace) -> dict[str, Any]:
